@@ -1,0 +1,389 @@
+"""Local-disk backend (``file:///abs/root`` or ``file://./relative/root``).
+
+The embedded mode's storage, so it must be as safe as the cloud ones:
+
+* every key goes through :func:`validate_key` *and* the resolved path is checked to stay
+  under the root (symlinks included), so no key can reach outside it;
+* writes go to a temp file in ``<root>/.tmp/`` (same filesystem), are fsynced and then
+  ``os.replace``-d into place, so a reader sees the old object or the whole new one,
+  never a partial one; an aborted write only ever leaves (and removes) its temp file;
+* content type, metadata and download filename live in a JSON sidecar under
+  ``<root>/.meta/`` (no xattrs: they vanish on copies, tar and many filesystems);
+* signed URLs are HMAC tokens served by Eventport's own download route
+  (:mod:`eventport.storage.signing`, :mod:`eventport.api.files`).
+
+The top-level names ``.tmp`` and ``.meta`` are reserved and refused as keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from eventport.storage._common import (
+    READ_SIZE,
+    Digest,
+    clamp_range,
+    default_filename,
+    iter_input,
+)
+from eventport.storage.base import (
+    InvalidKey,
+    ObjectInfo,
+    ObjectNotFound,
+    PermanentStorageError,
+    PutResult,
+    StorageError,
+    validate_key,
+)
+from eventport.storage.signing import signed_download_url
+
+TMP_DIR = ".tmp"
+META_DIR = ".meta"
+RESERVED = frozenset({TMP_DIR, META_DIR})
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable: the directory entry must reach the disk too."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _LocalWriter:
+    """Writable file bound to a temp file; :meth:`LocalStorage.writer` commits or aborts it."""
+
+    def __init__(self, fh: BinaryIO, tmp_path: Path, key: str) -> None:
+        self._fh = fh
+        self._tmp_path = tmp_path
+        self._key = key
+        self._digest = Digest()
+        self._result: PutResult | None = None
+        self.closed = False
+
+    def write(self, data: bytes, /) -> int:
+        if self.closed:
+            raise ValueError("write to a closed storage writer")
+        view = memoryview(data)
+        self._fh.write(view)
+        self._digest.update(view)
+        return len(view)
+
+    def tell(self) -> int:
+        return self._digest.size
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        # Same as the cloud writers: producers (zipfile) must not rely on seeking back.
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    @property
+    def result(self) -> PutResult | None:
+        return self._result
+
+
+class LocalStorage:
+    """Objects as plain files under one root directory."""
+
+    def __init__(self, root: str | os.PathLike[str], *, url: str | None = None) -> None:
+        root_path = Path(root).expanduser()
+        try:
+            root_path.mkdir(parents=True, exist_ok=True)
+            (root_path / TMP_DIR).mkdir(exist_ok=True)
+            (root_path / META_DIR).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise PermanentStorageError(
+                f"local storage: cannot create the storage directory {root_path}: "
+                f"{exc.strerror}. Check EVENTPORT_STORAGE_URL and that the user running "
+                "Eventport may write there."
+            ) from exc
+        self.root = Path(os.path.realpath(root_path))
+        self._tmp = self.root / TMP_DIR
+        self._meta = self.root / META_DIR
+        self.url = url or self.root.as_uri()
+
+    @classmethod
+    def from_url(cls, url: str) -> LocalStorage:
+        """``file:///abs/path`` or ``file://./rel/path`` (relative to the working directory)."""
+        parts = urlsplit(url)
+        if parts.scheme != "file":
+            raise StorageError(f"local storage needs a file:// URL, got {url!r}")
+        if parts.netloc in ("", "localhost"):
+            path = unquote(parts.path)
+        elif parts.netloc in (".", ".."):
+            path = parts.netloc + unquote(parts.path)
+        else:
+            raise StorageError(
+                f"local storage URL {url!r} names a host; use file:///absolute/path or "
+                "file://./relative/path"
+            )
+        if not path:
+            raise StorageError(f"local storage URL {url!r} has no path")
+        return cls(path, url=url)
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        """Resolve ``key`` under the root, refusing anything that would land outside it."""
+        validate_key(key)
+        if key.split("/", 1)[0] in RESERVED:
+            raise InvalidKey(f"storage key {key!r} uses a name reserved by local storage")
+        path = Path(os.path.realpath(self.root / key))
+        if path == self.root or not path.is_relative_to(self.root):
+            raise InvalidKey(f"storage key {key!r} resolves outside the storage root")
+        return path
+
+    def _meta_path(self, key: str) -> Path:
+        return self._meta / (key + ".json")
+
+    def _read_meta(self, key: str) -> dict[str, Any]:
+        try:
+            with open(self._meta_path(key), encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    # -- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer(
+        self,
+        key: str,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        filename: str | None = None,
+    ) -> Iterator[_LocalWriter]:
+        target = self._path(key)
+        if target.is_dir():
+            raise StorageError(
+                f"local storage: key {key!r} is a directory of other objects at {target}"
+            )
+        self._tmp.mkdir(exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".part")
+        tmp_path = Path(tmp_name)
+        committed = False
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                w = _LocalWriter(fh, tmp_path, key)
+                yield w
+                w.closed = True
+                fh.flush()
+                os.fsync(fh.fileno())
+            result = w._digest.result(key)
+            self._commit(key, tmp_path, target, result, content_type, metadata, filename)
+            committed = True
+            w._result = result
+        finally:
+            if not committed:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp_path.unlink()
+
+    def _commit(
+        self,
+        key: str,
+        tmp_path: Path,
+        target: Path,
+        result: PutResult,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        filename: str | None,
+    ) -> None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise StorageError(
+                f"local storage: cannot store {key!r}: a parent of {target} is a file "
+                "(an object key cannot also be a prefix on local disk)"
+            ) from exc
+        sidecar = {
+            "content_type": content_type,
+            "metadata": dict(metadata or {}),
+            "filename": filename,
+            "size": result.size,
+            "sha256": result.sha256,
+        }
+        meta_path = self._meta_path(key)
+        meta_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, meta_tmp = tempfile.mkstemp(dir=self._tmp, prefix="meta-", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(sidecar, fh, ensure_ascii=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            # Object first, then its sidecar: the bytes are the source of truth and stat
+            # takes size and time from the file itself.
+            os.replace(tmp_path, target)
+            os.replace(meta_tmp, meta_path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(meta_tmp)
+        _fsync_dir(target.parent)
+        _fsync_dir(meta_path.parent)
+
+    def put_stream(
+        self,
+        key: str,
+        data: Iterable[bytes] | BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        filename: str | None = None,
+    ) -> PutResult:
+        with self.writer(key, content_type=content_type, metadata=metadata, filename=filename) as w:
+            for chunk in iter_input(data):
+                w.write(chunk)
+        assert w.result is not None
+        return w.result
+
+    # -- reading -------------------------------------------------------------------------
+
+    def open(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self._path(key)
+        try:
+            fh = open(path, "rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise ObjectNotFound(f"local storage: no object {key!r} under {self.root}") from exc
+        size = os.fstat(fh.fileno()).st_size
+        start, end = clamp_range(start, end, size)
+        return self._read(fh, start, end)
+
+    @staticmethod
+    def _read(fh: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+        with fh:
+            fh.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                chunk = fh.read(READ_SIZE if remaining is None else min(READ_SIZE, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ObjectNotFound(f"local storage: no object {key!r} under {self.root}") from exc
+        if not path.is_file():
+            raise ObjectNotFound(f"local storage: {key!r} is a prefix, not an object")
+        meta = self._read_meta(key)
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            last_modified=dt.datetime.fromtimestamp(st.st_mtime, tz=dt.UTC),
+            content_type=meta.get("content_type") or "application/octet-stream",
+            metadata=dict(meta.get("metadata") or {}),
+        )
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def filename(self, key: str) -> str | None:
+        """The download filename given at upload time, if any."""
+        value = self._read_meta(key).get("filename")
+        return value if isinstance(value, str) and value else None
+
+    # -- deleting and listing ------------------------------------------------------------
+
+    def _prune(self, start: Path, stop: Path) -> None:
+        """Remove now-empty directories from ``start`` up to (not including) ``stop``."""
+        current = start
+        while current != stop and current.is_relative_to(stop):
+            try:
+                current.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return  # not empty (or not ours to remove): stop here
+            current = current.parent
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except IsADirectoryError:
+            return
+        meta_path = self._meta_path(key)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            meta_path.unlink()
+        self._prune(path.parent, self.root)
+        self._prune(meta_path.parent, self._meta)
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = 0
+        for info in list(self.list(prefix)):
+            self.delete(info.key)
+            count += 1
+        return count
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects whose key starts with ``prefix`` (a plain string prefix, as on S3), by key."""
+        validate_key(prefix, allow_prefix=True)
+        # Walk only the deepest directory the prefix fixes, not the whole root.
+        base_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = self.root / base_rel if base_rel else self.root
+        if not base.is_dir() or not Path(os.path.realpath(base)).is_relative_to(self.root):
+            return
+        keys: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            rel_dir = os.path.relpath(dirpath, self.root)
+            if rel_dir == ".":
+                dirnames[:] = [d for d in dirnames if d not in RESERVED]
+                rel_dir = ""
+            for name in filenames:
+                key = f"{rel_dir}/{name}" if rel_dir else name
+                key = key.replace(os.sep, "/")
+                if key.startswith(prefix):
+                    keys.append(key)
+        for key in sorted(keys):
+            try:
+                yield self.stat(key)
+            except (ObjectNotFound, InvalidKey):
+                continue  # deleted while listing, or a symlink pointing out of the root
+
+    # -- URLs and health -----------------------------------------------------------------
+
+    def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
+        """An expiring HMAC link to ``GET /api/v1/files/{token}`` on Eventport itself."""
+        self._path(key)
+        name = filename or self.filename(key) or default_filename(key)
+        return signed_download_url(key, expires_in=expires_in, filename=name)
+
+    def check(self) -> None:
+        if not self.root.is_dir():
+            raise PermanentStorageError(
+                f"local storage: {self.root} is not a directory; check EVENTPORT_STORAGE_URL"
+            )
+        if not os.access(self._tmp, os.W_OK) or not os.access(self.root, os.W_OK):
+            raise PermanentStorageError(
+                f"local storage: {self.root} is not writable by this user (uid {os.getuid()}); "
+                "fix its permissions or point EVENTPORT_STORAGE_URL elsewhere"
+            )
