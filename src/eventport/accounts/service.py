@@ -1,0 +1,163 @@
+"""Accounts: passwords, bearer tokens and who may do what on which event.
+
+Passwords are hashed with Argon2id (argon2-cffi). Tokens are 256-bit random strings of
+which only the SHA-256 is stored, with an expiry, so a leaked database or log line
+cannot be replayed. A user without a role on an event is told the event does not exist
+(404), so ids in URLs never reveal other organizers' events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from eventport.accounts.models import ApiToken, EventRole, Role, User
+from eventport.config import get_settings
+from eventport.db.base import utcnow
+from eventport.errors import Conflict, Forbidden, InvalidInput, NotFound
+
+_hasher = PasswordHasher()
+#: verified against when the e-mail is unknown, so both paths cost the same time
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+RANK = {Role.OWNER: 3, Role.ORGANIZER: 2, Role.COORGANIZER: 1}
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def create_user(
+    db: Session, email: str, password: str, *, name: str = "", is_admin: bool = False
+) -> User:
+    email = email.strip().lower()
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if db.scalar(select(User).where(User.email == email)) is not None:
+        raise Conflict(f"a user with e-mail {email} already exists")
+    user = User(email=email, name=name, password_hash=hash_password(password), is_admin=is_admin)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def authenticate(db: Session, email: str, password: str) -> User | None:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(db: Session, user: User, ttl: dt.timedelta | None = None) -> tuple[str, ApiToken]:
+    token = secrets.token_urlsafe(32)
+    ttl = ttl or dt.timedelta(hours=get_settings().token_ttl_hours)
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + ttl)
+    db.add(row)
+    db.execute(delete(ApiToken).where(ApiToken.user_id == user.id,
+                                      ApiToken.expires_at < utcnow()))
+    db.flush()
+    return token, row
+
+
+def user_for_token(db: Session, token: str) -> User | None:
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.expires_at <= utcnow() or not row.user.is_active:
+        return None
+    return row.user
+
+
+def revoke_token(db: Session, token: str) -> None:
+    db.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+
+
+def role_on(db: Session, user: User, event_id: int) -> Role | None:
+    if user.is_admin:
+        return Role.OWNER
+    role = db.scalar(
+        select(EventRole.role).where(EventRole.event_id == event_id, EventRole.user_id == user.id)
+    )
+    return Role(role) if role else None
+
+
+def require_role(db: Session, user: User, event_id: int, minimum: Role) -> Role:
+    """The caller's role on the event, or NotFound (no role) / Forbidden (too low)."""
+    role = role_on(db, user, event_id)
+    if role is None:
+        raise NotFound(f"event {event_id} not found")
+    if RANK[role] < RANK[minimum]:
+        raise Forbidden(f"this needs the {minimum.value} role on the event; you are {role.value}")
+    return role
+
+
+def grant_role(db: Session, event_id: int, email: str, role: Role) -> EventRole:
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise InvalidInput(f"no user with e-mail {email}; create the account first")
+    existing = db.scalar(
+        select(EventRole).where(EventRole.event_id == event_id, EventRole.user_id == user.id)
+    )
+    if existing is not None:
+        if existing.role == Role.OWNER and role != Role.OWNER:
+            _ensure_another_owner(db, event_id, existing)
+        existing.role = role.value
+        db.flush()
+        return existing
+    row = EventRole(event_id=event_id, user_id=user.id, role=role.value)
+    db.add(row)
+    db.flush()
+    return row
+
+
+def revoke_role(db: Session, event_id: int, role_id: int) -> None:
+    row = db.get(EventRole, role_id)
+    if row is None or row.event_id != event_id:
+        raise NotFound(f"role {role_id} not found")
+    if row.role == Role.OWNER:
+        _ensure_another_owner(db, event_id, row)
+    db.delete(row)
+    db.flush()
+
+
+def _ensure_another_owner(db: Session, event_id: int, leaving: EventRole) -> None:
+    owners = db.scalars(
+        select(EventRole).where(EventRole.event_id == event_id, EventRole.role == Role.OWNER)
+    ).all()
+    if all(o.id == leaving.id for o in owners):
+        raise Conflict("an event must keep at least one owner; add another owner first")
+
+
+def list_roles(db: Session, event_id: int) -> list[EventRole]:
+    return list(
+        db.scalars(select(EventRole).where(EventRole.event_id == event_id).order_by(EventRole.id))
+    )
+
+
+__all__ = [
+    "Forbidden",
+    "authenticate",
+    "create_user",
+    "grant_role",
+    "issue_token",
+    "list_roles",
+    "require_role",
+    "revoke_role",
+    "role_on",
+    "user_for_token",
+]

@@ -1,0 +1,5 @@
+"""Routes of compat (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

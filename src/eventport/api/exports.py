@@ -1,0 +1,5 @@
+"""Routes of exports (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

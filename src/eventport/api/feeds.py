@@ -1,0 +1,5 @@
+"""Routes of feeds (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes of imports (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

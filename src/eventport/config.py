@@ -1,0 +1,86 @@
+"""Every setting Eventport reads, in one place.
+
+Settings come from ``EVENTPORT_*`` environment variables (and an optional ``.env``
+file).  The defaults describe the embedded mode — SQLite, local storage and a broker
+that needs no server, all under ``./data`` — so a fresh checkout runs with nothing set.
+Outside that mode a real secret key is required, because it signs download links and
+session cookies: a guessable one would let anyone mint a download URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Used only when nothing else is configured; it is public, so it is refused outside
+#: the embedded demo (see :meth:`Settings.check_production_ready`).
+DEMO_SECRET_KEY = "eventport-embedded-demo-key-not-secret"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at startup when the settings cannot work; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EVENTPORT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str = "sqlite:///./data/eventport.db"
+    storage_url: str = "file://./data/storage"
+    broker_url: str = "filesystem://"
+    secret_key: str = DEMO_SECRET_KEY
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    smtp_from: str = "Eventport <eventport@localhost>"
+
+    export_keep_last: int = Field(default=5, ge=1)
+    export_max_age_days: int = Field(default=30, ge=1)
+    download_url_ttl: int = Field(default=900, ge=10)
+
+    token_ttl_hours: int = Field(default=24 * 14, ge=1)
+    media_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    import_max_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1)
+
+    @model_validator(mode="after")
+    def _empty_smtp_is_none(self) -> Settings:
+        if not self.smtp_url:
+            self.smtp_url = None
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when nothing but local defaults is in use (the `make run` demo)."""
+        return (
+            self.database_url.startswith("sqlite")
+            and self.storage_url.startswith(("file://", "memory://"))
+            and self.broker_url.startswith(("filesystem://", "memory://", "sqla+sqlite"))
+        )
+
+    def check_production_ready(self) -> None:
+        """Refuse to start a scaled deployment with the public demo key or a weak key."""
+        if self.is_embedded:
+            return
+        if self.secret_key == DEMO_SECRET_KEY:
+            raise ConfigurationError(
+                "EVENTPORT_SECRET_KEY is not set. Outside the embedded demo Eventport needs "
+                "a secret key of at least 32 random characters to sign tokens and download "
+                f"links, for example: EVENTPORT_SECRET_KEY={secrets.token_urlsafe(48)}"
+            )
+        if len(self.secret_key) < MIN_SECRET_KEY_LENGTH or len(set(self.secret_key)) < 8:
+            raise ConfigurationError(
+                "EVENTPORT_SECRET_KEY is too weak: use at least 32 random characters, e.g. "
+                "the output of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache after changing the environment."""
+    return Settings()

@@ -1,0 +1,37 @@
+"""Imports every model so that metadata (Alembic, tests) sees all tables."""
+
+from eventport.accounts.models import ApiToken, EventRole, User
+from eventport.db.base import Base
+from eventport.events.models import (
+    CustomFormField,
+    Event,
+    MediaFile,
+    Microlocation,
+    ProgramSession,
+    SessionType,
+    SocialLink,
+    Speaker,
+    Sponsor,
+    Track,
+)
+from eventport.exports.models import ExportJob
+from eventport.imports.models import ImportJob
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "CustomFormField",
+    "Event",
+    "EventRole",
+    "ExportJob",
+    "ImportJob",
+    "MediaFile",
+    "Microlocation",
+    "ProgramSession",
+    "SessionType",
+    "SocialLink",
+    "Speaker",
+    "Sponsor",
+    "Track",
+    "User",
+]

@@ -1,0 +1,114 @@
+"""Uploading, serving and replacing program media through the storage layer.
+
+The content type is sniffed from the first bytes (``filetype``), never taken from the
+client, and must suit the slot: a renamed ``.exe`` is not a speaker photo. Bytes are
+streamed to storage with a hard size limit; the old object is deleted only after the
+new one is safely stored and the database row committed (the caller discards it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import filetype
+from sqlalchemy.orm import Session
+
+from eventport.events.models import Event, MediaFile
+from eventport.events.resources import (
+    ACCEPTED_TYPES,
+    KIND_DIRS,
+    MediaSlot,
+    slugify,
+)
+from eventport.errors import InvalidInput, PayloadTooLarge
+from eventport.storage import Storage
+
+SNIFF_BYTES = 8192
+CHUNK = 1024 * 1024
+
+
+def sniff(head: bytes) -> str | None:
+    kind = filetype.guess(head)
+    return kind.mime if kind is not None else None
+
+
+def _limited(first: bytes, rest: BinaryIO, limit: int) -> Iterator[bytes]:
+    total = len(first)
+    if total > limit:
+        raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
+    yield first
+    while chunk := rest.read(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
+        yield chunk
+
+
+def store_media(
+    db: Session,
+    storage: Storage,
+    event: Event,
+    row: Any,
+    slot: MediaSlot,
+    upload: BinaryIO,
+    filename: str,
+    max_bytes: int,
+) -> tuple[MediaFile, str | None]:
+    """Store an upload in ``slot`` of ``row``; returns the new file and the old key to discard."""
+    head = upload.read(SNIFF_BYTES)
+    if not head:
+        raise InvalidInput("the uploaded file is empty")
+    content_type = sniff(head)
+    accepted = ACCEPTED_TYPES[slot.kind]
+    if content_type not in accepted:
+        raise InvalidInput(
+            f"{slot.name}: the file's content is {content_type or 'of an unknown type'}, "
+            f"not an accepted {slot.kind.value} ({', '.join(accepted)})"
+        )
+    stem, _, ext = filename.rpartition(".")
+    ext = ext.lower() if stem and ext.isalnum() and len(ext) <= 8 else (
+        filetype.get_type(mime=content_type).extension if filetype.get_type(mime=content_type)
+        else "bin"
+    )
+    key = (f"events/{event.id}/media/{KIND_DIRS[slot.kind]}/"
+           f"{secrets.token_hex(8)}-{slugify(stem or filename, 40)}.{ext}")
+    result = storage.put_stream(
+        key, _limited(head, upload, max_bytes), content_type=content_type,
+        filename=f"{slugify(stem or filename, 60)}.{ext}",
+    )
+    media = MediaFile(
+        event_id=event.id,
+        kind=slot.kind.value,
+        storage_key=key,
+        content_type=content_type,
+        size=result.size,
+        sha256=result.sha256,
+        original_filename=filename[:255],
+    )
+    old: MediaFile | None = getattr(row, slot.name)
+    db.add(media)
+    try:
+        db.flush()
+        setattr(row, slot.name, media)
+        old_key = None
+        if old is not None:
+            old_key = old.storage_key
+            db.delete(old)
+        db.flush()
+    except Exception:
+        storage.delete(key)
+        raise
+    return media, old_key
+
+
+def remove_media(db: Session, row: Any, slot: MediaSlot) -> str | None:
+    """Detach and delete the file in ``slot``; returns its key to discard after commit."""
+    media: MediaFile | None = getattr(row, slot.name)
+    if media is None:
+        return None
+    setattr(row, slot.name, None)
+    db.delete(media)
+    db.flush()
+    return media.storage_key

@@ -1,0 +1,177 @@
+"""What a client may write for each program resource, validated once.
+
+Each ``*Fields`` model lists the writable fields with their rules; create, update
+(every field optional) and read (plus ``id``, media and relations) models are derived
+from it in :mod:`eventport.events.resources`, so a field is declared exactly once.
+Naive datetimes are accepted and read as wall-clock time in the event's timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    field_validator,
+)
+
+from eventport.events.models import EventState, Privacy, SessionState
+
+_url_adapter = TypeAdapter(HttpUrl)
+
+
+def _check_url(value: str) -> str:
+    """Links must be http(s): a ``javascript:`` URL in a schedule app is an attack."""
+    if value:
+        _url_adapter.validate_python(value)
+    return value
+
+
+def _check_email(value: str) -> str:
+    if value:
+        TypeAdapter(EmailStr).validate_python(value)
+    return value
+
+
+Url = Annotated[str, Field(max_length=1000), AfterValidator(_check_url)]
+OptionalEmail = Annotated[str, Field(max_length=320), AfterValidator(_check_email)]
+Text = Annotated[str, Field(max_length=100_000)]
+Name = Annotated[str, Field(min_length=1, max_length=300)]
+Short = Annotated[str, Field(max_length=300)]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class _Fields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class EventFields(_Fields):
+    name: Name
+    identifier: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] | None = Field(
+        default=None, description="Public, URL-safe id; generated when omitted."
+    )
+    description: Text = ""
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    timezone: str = "UTC"
+    location_name: Short = ""
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    logo_url: Url = ""
+    background_url: Url = ""
+    owner_name: Short = ""
+    owner_description: Text = ""
+    contact_email: OptionalEmail = ""
+    external_url: Url = ""
+    ticket_url: Url = ""
+    privacy: Literal[Privacy.PUBLIC, Privacy.PRIVATE] = Privacy.PUBLIC
+    code_of_conduct: Text = ""
+    state: Literal[EventState.DRAFT, EventState.PUBLISHED] = EventState.DRAFT
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as "
+                             "'Europe/Berlin'") from None
+        return value
+
+
+class MicrolocationFields(_Fields):
+    name: Name
+    floor: int | None = None
+    position: Annotated[int, Field(ge=0)] = 0
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class TrackFields(_Fields):
+    name: Name
+    description: Text = ""
+    color: Color = "#4a90d9"
+
+
+class SessionTypeFields(_Fields):
+    name: Name
+    length: Annotated[int, Field(ge=1, le=24 * 60, description="minutes")] = 30
+
+
+class SessionFields(_Fields):
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    subtitle: Annotated[str, Field(max_length=500)] = ""
+    short_abstract: Text = ""
+    long_abstract: Text = ""
+    comments: Text = ""
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+    language: Annotated[str, Field(max_length=35)] = ""
+    level: Annotated[str, Field(max_length=50)] = ""
+    state: Literal[
+        SessionState.DRAFT,
+        SessionState.SUBMITTED,
+        SessionState.ACCEPTED,
+        SessionState.CONFIRMED,
+        SessionState.REJECTED,
+        SessionState.WITHDRAWN,
+    ] = SessionState.DRAFT
+    track_id: int | None = None
+    session_type_id: int | None = None
+    microlocation_id: int | None = None
+    speaker_ids: list[int] = Field(default_factory=list, max_length=200)
+    slides_url: Url = ""
+    audio_url: Url = ""
+    video_url: Url = ""
+    is_featured: bool = False
+
+
+class SpeakerFields(_Fields):
+    name: Name
+    email: OptionalEmail = ""
+    mobile: Annotated[str, Field(max_length=50)] = ""
+    photo_url: Url = ""
+    organisation: Short = ""
+    position: Short = ""
+    country: Annotated[str, Field(max_length=100)] = ""
+    city: Annotated[str, Field(max_length=100)] = ""
+    short_biography: Text = ""
+    long_biography: Text = ""
+    website: Url = ""
+    twitter: Short = ""
+    mastodon: Short = ""
+    github: Short = ""
+    linkedin: Short = ""
+    facebook: Short = ""
+
+
+class SponsorFields(_Fields):
+    name: Name
+    description: Text = ""
+    url: Url = ""
+    level: Annotated[int, Field(ge=0, le=1000)] = 0
+    sponsor_type: Annotated[str, Field(max_length=100)] = ""
+    logo_url: Url = ""
+
+
+class SocialLinkFields(_Fields):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    link: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_check_url)]
+
+
+class FormFieldFields(_Fields):
+    form: Annotated[str, Field(min_length=1, max_length=50)]
+    field_identifier: Annotated[str, Field(min_length=1, max_length=100)]
+    type: Annotated[str, Field(min_length=1, max_length=50)] = "text"
+    is_required: bool = False
+    is_included: bool = False

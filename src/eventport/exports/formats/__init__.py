@@ -1,0 +1,1 @@
+"""Export formats; each module registers one exporter."""

@@ -1,0 +1,1 @@
+"""Format module archive (not written yet)."""

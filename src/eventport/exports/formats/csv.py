@@ -1,0 +1,1 @@
+"""Format module csv (not written yet)."""

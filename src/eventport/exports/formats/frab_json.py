@@ -1,0 +1,1 @@
+"""Format module frab_json (not written yet)."""

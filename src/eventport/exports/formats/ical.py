@@ -1,0 +1,1 @@
+"""Format module ical (not written yet)."""

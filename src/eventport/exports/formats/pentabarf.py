@@ -1,0 +1,1 @@
+"""Format module pentabarf (not written yet)."""

@@ -1,0 +1,1 @@
+"""Format module xcal (not written yet)."""

@@ -1,0 +1,89 @@
+"""One consistent, in-memory picture of an event: what every exporter is given.
+
+The snapshot holds the documents exactly as the archive stores them (the API's GET
+shape, media fields holding archive paths) plus the list of media to copy. It is read
+in one transaction so sessions, speakers and media agree with each other even while
+organizers keep editing. Exporters never see the database.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
+from eventport.events.resources import (
+    EVENT,
+    PROGRAM,
+    MediaSlot,
+    Resource,
+    archive_media_path,
+    to_document,
+)
+
+
+@dataclass(frozen=True)
+class MediaEntry:
+    path: str  # inside the archive: media/images/speakers/12-ada-lovelace.jpg
+    storage_key: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    owner: str  # "speakers/12/photo": which entity and slot it belongs to
+
+
+@dataclass
+class EventSnapshot:
+    event: dict[str, Any]
+    documents: dict[str, list[dict[str, Any]]]  # "sessions" -> documents, ordered by id
+    media: list[MediaEntry] = field(default_factory=list)  # ordered by path
+
+    @property
+    def timezone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.event["timezone"])
+
+    def by_id(self, document: str) -> dict[int, dict[str, Any]]:
+        return {doc["id"]: doc for doc in self.documents.get(document, [])}
+
+
+def take_snapshot(db: Session, event_id: int) -> EventSnapshot:
+    """Read the whole event; call inside one (ideally repeatable-read) transaction."""
+    event = db.get(Event, event_id)
+    if event is None:
+        raise LookupError(f"event {event_id} does not exist")
+    tz = zoneinfo.ZoneInfo(event.timezone)
+    media: dict[str, MediaEntry] = {}
+
+    def media_ref(resource: Resource, row: Any, slot: MediaSlot, file: MediaFile) -> str:
+        path = archive_media_path(resource, row, slot, file)
+        owner_id = row.id
+        owner = f"event/{owner_id}/{slot.name}" if resource is EVENT else (
+            f"{resource.name}/{owner_id}/{slot.name}"
+        )
+        media[path] = MediaEntry(path, file.storage_key, file.kind, file.content_type,
+                                 file.size, file.sha256, owner)
+        return path
+
+    documents: dict[str, list[dict[str, Any]]] = {}
+    for resource in PROGRAM:
+        query = select(resource.model).where(
+            resource.model.event_id == event_id  # type: ignore[attr-defined]
+        ).order_by(resource.model.id)  # type: ignore[attr-defined]
+        for slot in resource.media:
+            query = query.options(selectinload(getattr(resource.model, slot.name)))
+        if resource.model is ProgramSession:
+            query = query.options(selectinload(ProgramSession.speakers))
+        if resource.model is Speaker:
+            query = query.options(selectinload(Speaker.sessions))  # type: ignore[attr-defined]
+        rows = db.scalars(query).all()
+        documents[resource.document_name] = [
+            to_document(resource, row, tz, media_ref) for row in rows
+        ]
+    event_doc = to_document(EVENT, event, tz, media_ref)
+    return EventSnapshot(event=event_doc, documents=documents,
+                         media=[media[p] for p in sorted(media)])

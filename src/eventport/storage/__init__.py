@@ -1,0 +1,91 @@
+"""Storage: one interface (:mod:`eventport.storage.base`), backends chosen by URL scheme.
+
+``file://``, ``memory://``, ``s3://``, ``gs://``, ``az://`` — see DESIGN.md for the URL
+forms. Stores are built lazily and once per process (keyed by pid): some object-store
+clients hang when used across a ``fork`` (Celery's prefork pool), so a child never
+inherits its parent's client.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from urllib.parse import urlsplit
+
+from eventport.storage.base import (
+    InvalidKey,
+    ObjectInfo,
+    ObjectNotFound,
+    PermanentStorageError,
+    PutResult,
+    Storage,
+    StorageError,
+    StorageWriter,
+    TransientStorageError,
+    validate_key,
+)
+
+__all__ = [
+    "InvalidKey",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "PermanentStorageError",
+    "PutResult",
+    "Storage",
+    "StorageError",
+    "StorageWriter",
+    "TransientStorageError",
+    "get_storage",
+    "open_storage",
+    "validate_key",
+]
+
+#: scheme -> "module:factory"; a new backend is one file plus one line here.
+BACKENDS: dict[str, str] = {
+    "file": "eventport.storage.local:LocalStorage.from_url",
+    "memory": "eventport.storage.memory:MemoryStorage.from_url",
+    "s3": "eventport.storage.s3:S3Storage.from_url",
+    "gs": "eventport.storage.gcs:GCSStorage.from_url",
+    "az": "eventport.storage.azure:AzureStorage.from_url",
+}
+
+
+def open_storage(url: str) -> Storage:
+    """Build a backend from a storage URL (no caching; see :func:`get_storage`)."""
+    scheme = urlsplit(url).scheme
+    target = BACKENDS.get(scheme)
+    if target is None:
+        raise StorageError(
+            f"unsupported storage URL scheme {scheme!r} in EVENTPORT_STORAGE_URL; "
+            f"use one of: {', '.join(s + '://' for s in BACKENDS)}"
+        )
+    module_name, _, attr = target.partition(":")
+    factory: object = importlib.import_module(module_name)
+    for part in attr.split("."):
+        factory = getattr(factory, part)
+    return factory(url)  # type: ignore[operator,no-any-return]
+
+
+_lock = threading.Lock()
+_cache: dict[tuple[int, str], Storage] = {}
+
+
+def get_storage(url: str | None = None) -> Storage:
+    """The process's storage for ``url`` (default: the configured one), built on first use."""
+    if url is None:
+        from eventport.config import get_settings
+
+        url = get_settings().storage_url
+    cache_key = (os.getpid(), url)
+    with _lock:
+        storage = _cache.get(cache_key)
+        if storage is None:
+            storage = open_storage(url)
+            _cache[cache_key] = storage
+        return storage
+
+
+def reset_storage_cache() -> None:
+    with _lock:
+        _cache.clear()

@@ -1,0 +1,5 @@
+"""Organizer web pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
