@@ -1,0 +1,85 @@
+"""Bounded retries with exponential backoff and full jitter for replayable storage calls.
+
+Cloud clients already retry single HTTP requests (obstore and google-cloud-storage both
+do, and only they can retry one part of a multipart upload without replaying the whole
+stream). This layer sits above them for whole operations that are safe to repeat —
+stat, list, delete, the start of a download, a small single-request put — and covers
+what the clients give up on or do not treat as retryable (throttling, a reset mid-way).
+
+Only :class:`TransientStorageError` is retried; everything else (permanent
+misconfiguration, not-found, the caller's own exceptions) surfaces at once, so a wrong
+bucket name fails in milliseconds instead of after a minute of pointless retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from eventport.storage.base import StorageError, TransientStorageError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times and how long to wait; the defaults give up after ~3 s of waiting."""
+
+    attempts: int = 4
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^n)].
+
+        Randomising the whole interval spreads out clients that failed together (a
+        throttled bucket, a restarted endpoint) instead of having them retry in lockstep.
+        """
+        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    translate: Callable[[BaseException], BaseException],
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Callable[[float], None] = time.sleep,
+    what: str = "storage call",
+) -> T:
+    """Run ``fn``; map its failure through ``translate``; retry only transient ones.
+
+    ``translate`` turns a client exception into a :class:`StorageError` subclass (or
+    returns the exception unchanged for errors that are not the storage's, which are
+    re-raised as they are).
+    """
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except StorageError:
+            raise
+        except Exception as raw:
+            err = translate(raw)
+            if not isinstance(err, TransientStorageError) or attempt + 1 >= policy.attempts:
+                if err is raw:
+                    raise
+                raise err from raw
+            pause = policy.delay(attempt)
+            log.warning(
+                "%s failed (%s); retrying in %.2fs (attempt %d of %d)",
+                what,
+                err,
+                pause,
+                attempt + 2,
+                policy.attempts,
+            )
+            sleep(pause)
+            attempt += 1

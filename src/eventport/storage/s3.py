@@ -1,0 +1,110 @@
+"""Amazon S3 and S3-compatible stores (``s3://bucket/prefix``).
+
+URL options (query string): ``endpoint_url`` (MinIO, Ceph, R2, a local test server…),
+``region`` (default: ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else ``us-east-1``) and
+``virtual_hosted`` (``true``/``false``; default: virtual-hosted on AWS, path-style on a
+custom endpoint, which is what S3-compatible servers expect).
+
+Credentials come from the usual AWS sources — ``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``, web identity, container or instance
+roles — as obstore reads them; none belong in the URL (it ends up in logs).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from obstore.store import S3Store
+
+from eventport.storage._obstore import CLIENT_OPTIONS, CLIENT_RETRY, ObstoreBackend
+from eventport.storage.base import StorageError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class S3Storage(ObstoreBackend):
+    backend = "S3"
+    bucket_word = "bucket"
+    missing_bucket_codes = frozenset({"NoSuchBucket"})
+    credentials_hint = (
+        "Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the instance/role credentials), "
+        "that they belong to this account, and that the bucket policy allows "
+        "s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket and "
+        "s3:AbortMultipartUpload."
+    )
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        virtual_hosted: bool | None = None,
+        url: str | None = None,
+    ) -> None:
+        if not bucket:
+            raise StorageError("S3 storage URL needs a bucket: s3://bucket/optional/prefix")
+        super().__init__(
+            url=url or f"s3://{bucket}/{prefix}".rstrip("/"),
+            bucket=bucket,
+            prefix=prefix,
+            endpoint=endpoint,
+        )
+        self.region = (
+            region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        ) or "us-east-1"
+        self.virtual_hosted = (endpoint is None) if virtual_hosted is None else virtual_hosted
+
+    @classmethod
+    def from_url(cls, url: str) -> S3Storage:
+        parts = urlsplit(url)
+        if parts.scheme != "s3":
+            raise StorageError(f"S3 storage needs an s3:// URL, got {url!r}")
+        if parts.username or parts.password:
+            raise StorageError(
+                "do not put credentials in EVENTPORT_STORAGE_URL; set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY instead"
+            )
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = set(query) - {"endpoint_url", "region", "virtual_hosted"}
+        if unknown:
+            raise StorageError(
+                f"unknown S3 storage URL option(s) {sorted(unknown)}; "
+                "supported: endpoint_url, region, virtual_hosted"
+            )
+        virtual: bool | None = None
+        if "virtual_hosted" in query:
+            value = query["virtual_hosted"].lower()
+            if value not in _TRUE | _FALSE:
+                raise StorageError("virtual_hosted must be true or false")
+            virtual = value in _TRUE
+        return cls(
+            parts.hostname or "",
+            parts.path.strip("/"),
+            endpoint=query.get("endpoint_url") or None,
+            region=query.get("region") or None,
+            virtual_hosted=virtual,
+            url=urlunsplit(parts),
+        )
+
+    def _build_store(self) -> Any:
+        options = dict(CLIENT_OPTIONS)
+        config: dict[str, Any] = {
+            "region": self.region,
+            "virtual_hosted_style_request": self.virtual_hosted,
+        }
+        if self.endpoint:
+            config["endpoint"] = self.endpoint.rstrip("/")
+            if self.endpoint.startswith("http://"):
+                options["allow_http"] = True
+        return S3Store(
+            self.bucket,
+            prefix=self.prefix or None,
+            config=config,  # type: ignore[arg-type]
+            client_options=options,  # type: ignore[arg-type]
+            retry_config=CLIENT_RETRY,  # type: ignore[arg-type]
+        )
