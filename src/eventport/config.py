@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     export_keep_last: int = Field(default=5, ge=1)
     export_max_age_days: int = Field(default=30, ge=1)
     download_url_ttl: int = Field(default=900, ge=10)
+    #: Celery queue name; distinct names let several deployments (or test runs) share
+    #: one Redis/RabbitMQ without taking each other's jobs.
+    broker_queue: str = "eventport"
+    #: A running job whose heartbeat is older than this many seconds is presumed dead
+    #: (worker killed) and is queued again by the beat sweep.
+    job_stale_after: int = Field(default=90, ge=2)
 
     token_ttl_hours: int = Field(default=24 * 14, ge=1)
     media_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)

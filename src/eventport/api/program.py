@@ -6,6 +6,7 @@ One loop instead of eight copies: each resource in ``PROGRAM`` gets list/create 
 """
 
 import zoneinfo
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -27,7 +28,7 @@ def _add_routes(resource: Resource) -> None:
     create_body: Any = resource.create_schema
     update_body: Any = resource.update_schema
     path = f"/{resource.name}"
-    tag = [resource.name]
+    tag: list[str | Enum] = [resource.name]
 
     @router.get(path, tags=tag, name=f"list {resource.name}")
     def list_items(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50

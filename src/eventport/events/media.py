@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import filetype
 from sqlalchemy.orm import Session
 
+from eventport.errors import InvalidInput, PayloadTooLarge
 from eventport.events.models import Event, MediaFile
 from eventport.events.resources import (
     ACCEPTED_TYPES,
@@ -22,7 +23,6 @@ from eventport.events.resources import (
     MediaSlot,
     slugify,
 )
-from eventport.errors import InvalidInput, PayloadTooLarge
 from eventport.storage import Storage
 
 SNIFF_BYTES = 8192

@@ -185,7 +185,11 @@ def media_extension(media: MediaFile) -> str:
 
 
 def archive_media_path(resource: Resource, row: Any, slot: MediaSlot, media: MediaFile) -> str:
-    """Stable, safe path of a media file in the archive, e.g. ``media/images/speakers/12-ada-lovelace.jpg``."""
+    """Stable, safe archive path of a media file.
+
+    For example ``media/images/speakers/12-ada-lovelace.jpg``: the id keeps it unique,
+    the slug keeps it readable, and neither depends on the upload's original name.
+    """
     folder = "event" if resource is EVENT else resource.name
     label = getattr(row, resource.label_attr, "") or ""
     stem = f"{row.id}-{slugify(label)}"

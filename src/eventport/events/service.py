@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from eventport.accounts.models import EventRole, Role, User
+from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
 from eventport.events.resources import EVENT, RESOURCES, Resource
-from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.storage import Storage, StorageError
 
 MAX_PER_PAGE = 200

@@ -1,0 +1,89 @@
+"""The `eventport` command as an operator runs it: a real process, a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eventport.config import DEMO_SECRET_KEY, ConfigurationError, Settings
+
+EVENTPORT = [sys.executable, "-m", "eventport.cli"]
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*EVENTPORT, *args], env={**os.environ, **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_upgrade_users_and_demo(database_url, settings_env, tmp_path):
+    env = {"EVENTPORT_DATABASE_URL": database_url,
+           "EVENTPORT_STORAGE_URL": f"file://{tmp_path}/storage",
+           "EVENTPORT_SECRET_KEY": "x7Hq2-Lp9sVb3Nw8Zr4Tk6Jm1Yc5Fd0Ge"}
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0  # idempotent
+
+    made = run(["users", "create", "--email", "Root@Example.org", "--password", "s3cret-pass",
+                "--admin"], env, tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "root@example.org" in made.stdout
+    dup = run(["users", "create", "--email", "root@example.org", "--password", "whatever1"],
+              env, tmp_path)
+    assert dup.returncode == 1 and "already exists" in dup.stderr
+    short = run(["users", "create", "--email", "x@example.org", "--password", "short"],
+                env, tmp_path)
+    assert short.returncode == 1 and "at least 8" in short.stderr
+
+    demo = run(["demo", "--if-empty"], env, tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "Demo login: demo@eventport.example / eventport-demo" in demo.stdout
+    again = run(["demo", "--if-empty"], env, tmp_path)
+    assert "not loaded" in again.stdout
+
+
+def test_demo_event_is_realistic(db):
+    from sqlalchemy import func, select
+
+    from eventport.events.demo import load_demo
+    from eventport.events.models import Microlocation, ProgramSession, Speaker, Sponsor, Track
+    from eventport.storage import get_storage
+
+    event = load_demo(db, get_storage())
+    db.commit()
+    assert event is not None
+    assert (event.ends_at - event.starts_at).days >= 2
+
+    def count(model, *where):
+        return db.scalar(select(func.count()).select_from(model).where(
+            model.event_id == event.id, *where))
+
+    assert count(Microlocation) == 4
+    assert count(Track) == 3
+    assert count(ProgramSession) >= 40
+    assert count(Speaker) >= 20
+    assert count(Speaker, Speaker.photo_id.is_not(None)) == count(Speaker)
+    assert count(Sponsor, Sponsor.logo_id.is_not(None)) >= 3
+    assert count(ProgramSession, ProgramSession.slides_id.is_not(None)) >= 5
+
+
+def test_secret_key_is_required_outside_embedded_mode():
+    scaled = Settings(database_url="postgresql+psycopg://db/eventport", secret_key=DEMO_SECRET_KEY)
+    with pytest.raises(ConfigurationError, match="EVENTPORT_SECRET_KEY is not set"):
+        scaled.check_production_ready()
+    weak = Settings(database_url="postgresql+psycopg://db/eventport", secret_key="aaaaaaaa" * 5)
+    with pytest.raises(ConfigurationError, match="too weak"):
+        weak.check_production_ready()
+    Settings(database_url="postgresql+psycopg://db/eventport",
+             secret_key="x7Hq2-Lp9sVb3Nw8Zr4Tk6Jm1Yc5Fd0Ge").check_production_ready()
+    Settings().check_production_ready()  # the embedded demo runs with no settings at all
+
+
+def test_web_refuses_to_start_with_weak_key(tmp_path):
+    env = {"EVENTPORT_DATABASE_URL": "postgresql+psycopg://127.0.0.1/none",
+           "EVENTPORT_SECRET_KEY": "short"}
+    result = run(["web", "--port", "0"], env, tmp_path)
+    assert result.returncode == 1
+    assert "EVENTPORT_SECRET_KEY" in result.stderr
