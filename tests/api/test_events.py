@@ -120,3 +120,12 @@ def test_delete_event_removes_program(client, owner, event):
     assert client.delete(f"/api/v1/events/{eid}", headers=owner.headers).status_code == 204
     assert client.get(f"/api/v1/events/{eid}", headers=owner.headers).status_code == 404
     assert client.get(f"/api/v1/events/{eid}/tracks", headers=owner.headers).status_code == 404
+
+
+def test_openapi_describes_the_api(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert "/api/v1/events/{event_id}/sessions/{item_id}" in paths
+    assert "/api/v1/events/{event_id}/speakers/{item_id}/photo" in paths
+    assert "/api/v1/auth/token" in paths
+    assert client.get("/docs").status_code == 200
