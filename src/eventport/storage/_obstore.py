@@ -196,6 +196,17 @@ class ObstoreBackend:
             )
         return StorageError(f"{where}: {msg}")
 
+    def translate_write(self, exc: BaseException, key: str) -> BaseException:
+        """As :meth:`translate`, but a 404 while uploading can only mean a missing bucket."""
+        err = self.translate(exc, key)
+        if isinstance(err, ObjectNotFound):
+            return PermanentStorageError(
+                f"{self.backend}: {self._where(key)}: upload refused with 404: the "
+                f"{self.bucket_word} does not exist. Create it or fix the name in "
+                "EVENTPORT_STORAGE_URL."
+            )
+        return err
+
     def _call(self, fn: Any, key: str | None, what: str) -> Any:
         return call_with_retry(
             fn, lambda e: self.translate(e, key), what=f"{self.backend} {what} {key or ''}"
@@ -242,10 +253,10 @@ class ObstoreBackend:
         if second is None:
             # Fits in one part: one atomic PUT, which can be retried as a whole.
             digest.update(first)
-            self._call(
+            call_with_retry(
                 lambda: obstore.put(store, key, first, attributes=attrs, use_multipart=False),
-                key,
-                "put",
+                lambda e: self.translate_write(e, key),
+                what=f"{self.backend} put {key}",
             )
             return digest.result(key)
 
@@ -268,7 +279,7 @@ class ObstoreBackend:
         except StorageError:
             raise
         except Exception as exc:
-            err = self.translate(exc, key)
+            err = self.translate_write(exc, key)
             if err is exc:
                 raise
             raise err from exc
@@ -294,7 +305,7 @@ class ObstoreBackend:
                 max_concurrency=MAX_CONCURRENCY,
             )
         except Exception as exc:
-            raise self.translate(exc, key) from exc
+            raise self.translate_write(exc, key) from exc
         w = ObstoreWriter(raw, key, self)
         try:
             yield w
@@ -501,7 +512,7 @@ class ObstoreWriter:
         try:
             self._raw.write(view)
         except Exception as exc:
-            err = self._backend.translate(exc, self._key)
+            err = self._backend.translate_write(exc, self._key)
             if err is exc:
                 raise
             raise err from exc
@@ -533,7 +544,7 @@ class ObstoreWriter:
         try:
             self._raw.close()
         except Exception as exc:
-            err = self._backend.translate(exc, self._key)
+            err = self._backend.translate_write(exc, self._key)
             if err is exc:
                 raise
             raise err from exc
