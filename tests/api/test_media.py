@@ -104,3 +104,46 @@ def test_deleting_event_deletes_its_media(client, owner, event):
     assert list(get_storage().list(f"events/{eid}/"))
     client.delete(f"/api/v1/events/{eid}", headers=owner.headers)
     assert list(get_storage().list(f"events/{eid}/")) == []
+
+
+def test_malformed_uploads_are_4xx_and_store_nothing(client, owner, event):
+    path = f"/api/v1/events/{event['id']}/logo"
+    not_multipart = client.put(path, headers={**owner.headers, "content-type": "image/png"},
+                               content=png())
+    assert not_multipart.status_code == 422
+    wrong_field = client.put(path, headers=owner.headers,
+                             files={"photo": ("logo.png", png(), "image/png")})
+    assert wrong_field.status_code == 422
+    assert "file" in wrong_field.json()["detail"]
+    boundary = "XyZ"
+    truncated = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                 f"filename=\"logo.png\"\r\nContent-Type: image/png\r\n\r\n").encode() + png()
+    multipart = f"multipart/form-data; boundary={boundary}"
+    response = client.put(path, headers={**owner.headers, "content-type": multipart},
+                          content=truncated)
+    assert response.status_code == 422, response.text
+    assert list(get_storage().list("events/")) == []
+
+
+def test_streamed_upload_without_length_is_limited(client, owner, event, monkeypatch):
+    """A chunked body has no Content-Length to check up front: the limit holds mid-stream."""
+    from eventport.config import get_settings
+
+    monkeypatch.setenv("EVENTPORT_MEDIA_MAX_BYTES", "200000")
+    get_settings.cache_clear()
+    boundary = "b0undary"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n").encode()
+
+    def body():
+        yield head + png()
+        for _ in range(50):
+            yield b"\x00" * 10_000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.put(f"/api/v1/events/{event['id']}/logo",
+                          headers={**owner.headers,
+                                   "content-type": f"multipart/form-data; boundary={boundary}"},
+                          content=body())
+    assert response.status_code == 413
+    assert list(get_storage().list("events/")) == []

@@ -6,22 +6,32 @@ Paths follow the owning resource: ``/api/v1/events/{event_id}/logo``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, File, Response, UploadFile
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from eventport.api.deps import AnyRole, Db, StorageDep
 from eventport.api.events import event_document
 from eventport.api.program import item_document
+from eventport.api.uploads import UploadInfo, receive_file
 from eventport.config import get_settings
-from eventport.errors import NotFound, PayloadTooLarge
+from eventport.errors import NotFound
 from eventport.events import media as media_service
 from eventport.events import service
 from eventport.events.models import Event
 from eventport.events.resources import EVENT, PROGRAM, MediaSlot, Resource
+from eventport.storage import Storage
 
 router = APIRouter(prefix="/api/v1/events/{event_id}", tags=["media"])
+
+#: The body is parsed as a stream (see api/uploads.py), so describe it for OpenAPI by hand.
+UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary"}}}}}}}
 
 
 def _serve(storage: StorageDep, row: Any, slot: MediaSlot) -> StreamingResponse:
@@ -41,17 +51,21 @@ def _serve(storage: StorageDep, row: Any, slot: MediaSlot) -> StreamingResponse:
     )
 
 
-def _upload(db: Db, storage: StorageDep, event: Event, row: Any, slot: MediaSlot,
-            file: UploadFile) -> None:
+async def _upload(request: Request, db: Session, storage: Storage, event: Event, row: Any,
+                  slot: MediaSlot) -> None:
+    """Stream the request's file into storage, then commit and discard the replaced object."""
     limit = get_settings().media_max_bytes
-    if file.size is not None and file.size > limit:
-        raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
-    _, old_key = media_service.store_media(
-        db, storage, event, row, slot, file.file, file.filename or slot.name, limit
-    )
-    db.commit()
+
+    def store(chunks: Iterator[bytes], info: UploadInfo) -> str | None:
+        _, old_key = media_service.store_media(
+            db, storage, event, row, slot, chunks, info.filename or slot.name, limit
+        )
+        db.commit()
+        return old_key
+
+    old_key, _ = await receive_file(request, store, max_bytes=limit)
     if old_key:
-        service.discard_objects(storage, [old_key])
+        await run_in_threadpool(service.discard_objects, storage, [old_key])
 
 
 def _remove(db: Db, storage: StorageDep, row: Any, slot: MediaSlot) -> None:
@@ -65,12 +79,12 @@ def _remove(db: Db, storage: StorageDep, row: Any, slot: MediaSlot) -> None:
 def _add_item_routes(resource: Resource, slot: MediaSlot) -> None:
     path = f"/{resource.name}/{{item_id}}/{slot.name}"
 
-    @router.put(path, name=f"upload {resource.name} {slot.name}")
-    def upload(event: AnyRole, item_id: int, db: Db, storage: StorageDep,
-               file: UploadFile = File(...)) -> dict[str, Any]:
-        row = service.get_item(db, resource, event.id, item_id)
-        _upload(db, storage, event, row, slot, file)
-        return item_document(resource, event, row)
+    @router.put(path, name=f"upload {resource.name} {slot.name}", openapi_extra=UPLOAD_SPEC)
+    async def upload(request: Request, event: AnyRole, item_id: int, db: Db,
+                     storage: StorageDep) -> dict[str, Any]:
+        row = await run_in_threadpool(service.get_item, db, resource, event.id, item_id)
+        await _upload(request, db, storage, event, row, slot)
+        return await run_in_threadpool(item_document, resource, event, row)
 
     @router.get(path, name=f"get {resource.name} {slot.name}")
     def fetch(event: AnyRole, item_id: int, db: Db, storage: StorageDep) -> StreamingResponse:
@@ -85,11 +99,11 @@ def _add_item_routes(resource: Resource, slot: MediaSlot) -> None:
 def _add_event_routes(slot: MediaSlot) -> None:
     path = f"/{slot.name}"
 
-    @router.put(path, name=f"upload event {slot.name}")
-    def upload(event: AnyRole, db: Db, storage: StorageDep,
-               file: UploadFile = File(...)) -> dict[str, Any]:
-        _upload(db, storage, event, event, slot, file)
-        return event_document(event)
+    @router.put(path, name=f"upload event {slot.name}", openapi_extra=UPLOAD_SPEC)
+    async def upload(request: Request, event: AnyRole, db: Db,
+                     storage: StorageDep) -> dict[str, Any]:
+        await _upload(request, db, storage, event, event, slot)
+        return await run_in_threadpool(event_document, event)
 
     @router.get(path, name=f"get event {slot.name}")
     def fetch(event: AnyRole, storage: StorageDep) -> StreamingResponse:

@@ -115,7 +115,7 @@ def load_demo(db: Session, storage: Storage, *, only_if_empty: bool = False) -> 
         "state": "published",
     })
     media.store_media(db, storage, event, event, EVENT.media[0],
-                      io.BytesIO(_logo(rng, "EventCon 2026")), "eventcon-logo.png", 10**7)
+                      [_logo(rng, "EventCon 2026")], "eventcon-logo.png", 10**7)
 
     def create(name: str, data: dict) -> object:
         return service.create_item(db, RESOURCES[name], event, data)
@@ -139,7 +139,7 @@ def load_demo(db: Session, storage: Storage, *, only_if_empty: bool = False) -> 
         })
         initials = "".join(part[0] for part in name.split()[:2])
         media.store_media(db, storage, event, speaker, RESOURCES["speakers"].media[0],
-                          io.BytesIO(_portrait(rng, initials)),
+                          [_portrait(rng, initials)],
                           f"{name.lower().replace(' ', '-')}.jpg", 10**7)
         speakers.append(speaker)
     for day in range(3):
@@ -166,13 +166,13 @@ def load_demo(db: Session, storage: Storage, *, only_if_empty: bool = False) -> 
                 if n % 4 == 0:
                     media.store_media(db, storage, event, session,
                                       RESOURCES["sessions"].media[0],
-                                      io.BytesIO(_slides(session.title)),  # type: ignore[attr-defined]
+                                      [_slides(session.title)],  # type: ignore[attr-defined]
                                       f"slides-{n}.pdf", 10**7)
     for name, level, kind_name in SPONSORS:
         sponsor = create("sponsors", {"name": name, "level": level, "sponsor_type": kind_name,
                                       "url": "https://sponsor.example/"})
         media.store_media(db, storage, event, sponsor, RESOURCES["sponsors"].media[0],
-                          io.BytesIO(_logo(rng, name)), f"{name}.png", 10**7)
+                          [_logo(rng, name)], f"{name}.png", 10**7)
     create("social-links", {"name": "Mastodon", "link": "https://mastodon.example/@eventcon"})
     create("social-links", {"name": "Website", "link": "https://eventcon.example/"})
     for ident, kind_name, required in [("title", "text", True), ("abstract", "text", True),

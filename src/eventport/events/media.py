@@ -9,7 +9,7 @@ new one is safely stored and the database row committed (the caller discards it)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 import filetype
@@ -34,15 +34,29 @@ def sniff(head: bytes) -> str | None:
     return kind.mime if kind is not None else None
 
 
-def _limited(first: bytes, rest: BinaryIO, limit: int) -> Iterator[bytes]:
-    total = len(first)
+def _read_head(chunks: Iterator[bytes]) -> bytes:
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    return head
+
+
+def _limited(head: bytes, rest: Iterator[bytes], limit: int) -> Iterator[bytes]:
+    total = len(head)
     if total > limit:
         raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
-    yield first
-    while chunk := rest.read(CHUNK):
+    yield head
+    for chunk in rest:
         total += len(chunk)
         if total > limit:
             raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
+        yield chunk
+
+
+def file_chunks(upload: BinaryIO) -> Iterator[bytes]:
+    while chunk := upload.read(CHUNK):
         yield chunk
 
 
@@ -52,12 +66,17 @@ def store_media(
     event: Event,
     row: Any,
     slot: MediaSlot,
-    upload: BinaryIO,
+    upload: Iterable[bytes],
     filename: str,
     max_bytes: int,
 ) -> tuple[MediaFile, str | None]:
-    """Store an upload in ``slot`` of ``row``; returns the new file and the old key to discard."""
-    head = upload.read(SNIFF_BYTES)
+    """Store an upload in ``slot`` of ``row``; returns the new file and the old key to discard.
+
+    ``upload`` is consumed as a stream: the first bytes decide the type, the rest go
+    straight to storage, and more than ``max_bytes`` aborts the write.
+    """
+    chunks = iter(upload)
+    head = _read_head(chunks)
     if not head:
         raise InvalidInput("the uploaded file is empty")
     content_type = sniff(head)
@@ -75,7 +94,7 @@ def store_media(
     key = (f"events/{event.id}/media/{KIND_DIRS[slot.kind]}/"
            f"{secrets.token_hex(8)}-{slugify(stem or filename, 40)}.{ext}")
     result = storage.put_stream(
-        key, _limited(head, upload, max_bytes), content_type=content_type,
+        key, _limited(head, chunks, max_bytes), content_type=content_type,
         filename=f"{slugify(stem or filename, 60)}.{ext}",
     )
     media = MediaFile(

@@ -218,3 +218,17 @@ def delete_item(db: Session, resource: Resource, row: Any) -> list[str]:
             db.delete(file)
     db.flush()
     return [file.storage_key for file in media if file is not None]
+
+
+def media_usage(db: Session, event_id: int) -> dict[str, tuple[int, int]]:
+    """Count and total bytes of the event's stored media per kind (image, document, …).
+
+    What an export with those media kinds will copy, so the export page can estimate
+    the archive's size before anyone presses Export.
+    """
+    rows = db.execute(
+        select(MediaFile.kind, func.count(), func.coalesce(func.sum(MediaFile.size), 0))
+        .where(MediaFile.event_id == event_id)
+        .group_by(MediaFile.kind)
+    ).all()
+    return {str(kind): (int(count), int(total)) for kind, count, total in rows}
