@@ -1,5 +1,104 @@
-"""Routes of exports (being written)."""
+"""Export routes (DESIGN.md "Exports"): parse, authorize, call the service, return.
 
-from fastapi import APIRouter
+Authorization: any role on the event (owner, organizer, coorganizer) may export and see
+the event's exports; a job of an event the caller has no role on is a 404, exactly like
+the event itself.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from eventport.accounts import service as accounts
+from eventport.accounts.models import Role, User
+from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
+from eventport.config import get_settings
+from eventport.exports import service
+from eventport.exports.models import ExportJob, JobState
+from eventport.jobs import enqueue_export
+
+router = APIRouter(prefix="/api/v1", tags=["exports"])
+
+
+class ExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = Field(default="archive", max_length=32)
+    media: list[str] | None = None
+
+
+class PinRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pinned: bool
+
+
+def job_json(job: ExportJob) -> dict[str, Any]:
+    """The job as DESIGN.md specifies, with ``download_url`` once there is a file."""
+    body = service.job_summary(job)
+    body["download_url"] = None
+    if job.state == JobState.SUCCEEDED.value and job.storage_key:
+        body["download_url"] = (f"{get_settings().base_url.rstrip('/')}"
+                                f"/api/v1/exports/{job.id}/download")
+    return body
+
+
+def job_for(db: Db, user: User, job_id: str) -> ExportJob:
+    """The job if the caller has a role on its event; 404 otherwise (no existence leak)."""
+    job = service.get_job(db, job_id)
+    accounts.require_role(db, user, job.event_id, Role.COORGANIZER)
+    return job
+
+
+def start_export(db: Db, event: Any, user: User, format: str,
+                 media: list[str] | None) -> ExportJob:
+    """Create (or find) the job and, when new, hand it to the workers."""
+    options = None if media is None else {"media": media}
+    job, created = service.request_export(db, event, user, format, options)
+    if created:
+        enqueue_export(job.id)
+    return job
+
+
+@router.post("/events/{event_id}/exports", status_code=202)
+def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db
+                  ) -> dict[str, Any]:
+    return job_json(start_export(db, event, user, body.format, body.media))
+
+
+@router.get("/events/{event_id}/exports")
+def list_exports(event: AnyRole, db: Db) -> list[dict[str, Any]]:
+    return [job_json(job) for job in service.list_jobs(db, event.id)]
+
+
+@router.get("/exports/{job_id}")
+def get_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
+    return job_json(job_for(db, user, job_id))
+
+
+@router.get("/exports/{job_id}/download", status_code=302)
+def download_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep
+                    ) -> RedirectResponse:
+    job = job_for(db, user, job_id)
+    url = service.download_link(storage, job)
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/exports/{job_id}/cancel")
+def cancel_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
+    return job_json(service.cancel_job(db, job_for(db, user, job_id)))
+
+
+@router.patch("/exports/{job_id}")
+def update_export(job_id: str, body: PinRequest, user: CurrentUser, db: Db) -> dict[str, Any]:
+    return job_json(service.set_pinned(db, job_for(db, user, job_id), body.pinned))
+
+
+@router.delete("/exports/{job_id}", status_code=204)
+def delete_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep) -> Response:
+    service.delete_job(db, storage, job_for(db, user, job_id))
+    return Response(status_code=204)

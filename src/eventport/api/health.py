@@ -33,7 +33,17 @@ def check_storage() -> str:
     return "ok"
 
 
-CHECKS: dict[str, Callable[[], str]] = {"database": check_database, "storage": check_storage}
+def check_broker() -> str:
+    from eventport.jobs.celery_app import check_broker as probe
+
+    return probe()
+
+
+CHECKS: dict[str, Callable[[], str]] = {
+    "database": check_database,
+    "storage": check_storage,
+    "broker": check_broker,
+}
 
 
 @router.get("/health")

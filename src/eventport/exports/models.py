@@ -7,7 +7,17 @@ import enum
 import secrets
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventport.db.base import Base, UTCDateTime, utcnow
@@ -32,6 +42,19 @@ def new_job_id() -> str:
 
 class ExportJob(Base):
     __tablename__ = "export_jobs"
+    __table_args__ = (
+        # One active job per identical request, even under concurrent requests
+        # (migration 0002_exports).
+        Index(
+            "uq_export_jobs_active",
+            "event_id",
+            "format",
+            "options_key",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)

@@ -12,7 +12,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
 from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
@@ -87,3 +87,26 @@ def take_snapshot(db: Session, event_id: int) -> EventSnapshot:
     event_doc = to_document(EVENT, event, tz, media_ref)
     return EventSnapshot(event=event_doc, documents=documents,
                          media=[media[p] for p in sorted(media)])
+
+
+def read_snapshot(engine: Engine, event_id: int) -> EventSnapshot:
+    """Take the snapshot inside one read-only, consistent transaction.
+
+    Organizers keep editing while a big export runs; without one transaction a session
+    could reference a speaker deleted between two SELECTs. PostgreSQL gets
+    ``REPEATABLE READ READ ONLY`` (a true snapshot, no locks taken). pysqlite does not
+    open a transaction for SELECTs on its own, so one is begun explicitly; in WAL mode a
+    read transaction sees one consistent state of the file until it ends.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        with Session(bind=conn) as db:
+            try:
+                return take_snapshot(db, event_id)
+            finally:
+                conn.rollback()

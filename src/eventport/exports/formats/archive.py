@@ -1,1 +1,221 @@
-"""Format module archive (not written yet)."""
+"""The ``archive`` format: an event's complete data and media as one zip (DESIGN.md).
+
+Layout, in the order it is written (stable, so the bytes are deterministic)::
+
+    event.json, sessions.json, speakers.json, … (the API's GET shapes)
+    schedule/schedule.xml, schedule/schedule.json, schedule/event.ics, schedule/event.xcs
+    media/<kind>/<owner>/<id>-<slug>.<ext>        (streamed from storage)
+    manifest.json                                 (last: sizes + SHA-256 of all the above)
+
+The schedule files come from the other registered exporters, so the archive always
+carries exactly what the feeds serve. Media the options leave out are set to ``null`` in
+the documents, so every path a document names is in the archive — except media that
+could not be read from storage: those are named in ``warnings`` and in the manifest's
+``missing`` list, and the export still succeeds (one lost photo must not cost a 2 GB
+export).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from eventport.exports.archive import ArchiveWriter, canonical_json
+from eventport.exports.registry import (
+    ExportCancelled,
+    ExportContext,
+    Exporter,
+    get_exporter,
+    register,
+)
+from eventport.exports.snapshot import EventSnapshot, MediaEntry
+
+FORMAT_NAME = "eventport-archive"
+FORMAT_VERSION = 1
+MEDIA_KINDS = ("image", "document", "audio", "video")
+
+#: Documents in the order DESIGN.md lists them; any other document follows, sorted.
+DOCUMENT_ORDER = (
+    "sessions",
+    "speakers",
+    "tracks",
+    "session_types",
+    "microlocations",
+    "sponsors",
+    "social_links",
+    "forms",
+)
+
+#: archive path -> (exporter identifier, content type)
+SCHEDULE_FILES = (
+    ("schedule/schedule.xml", "pentabarf", "application/xml"),
+    ("schedule/schedule.json", "frab-json", "application/json"),
+    ("schedule/event.ics", "ical", "text/calendar"),
+    ("schedule/event.xcs", "xcal", "application/calendar+xml"),
+)
+
+#: Check for cancellation (and report progress) at least this often while copying media.
+_CHECK_EVERY_BYTES = 8 * 1024 * 1024
+
+
+def _drop_excluded_media(
+    snapshot: EventSnapshot, excluded: set[str]
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Documents with references to left-out media set to ``None`` (copies; the snapshot stays)."""
+    if not excluded:
+        return snapshot.event, snapshot.documents
+    event = copy.deepcopy(snapshot.event)
+    documents = copy.deepcopy(snapshot.documents)
+    for doc in (event, *(d for docs in documents.values() for d in docs)):
+        for key, value in doc.items():
+            if isinstance(value, str) and value in excluded:
+                doc[key] = None
+    return event, documents
+
+
+class ArchiveExporter(Exporter):
+    identifier = "archive"
+    verbose_name = "Eventport archive (data + media)"
+    extension = "zip"
+    content_type = "application/zip"
+    accepts_media = True
+
+    def render(self, snapshot: EventSnapshot, ctx: ExportContext) -> bytes:
+        import io
+
+        out = io.BytesIO()
+        self.write(snapshot, out, ctx)
+        return out.getvalue()
+
+    def write(self, snapshot: EventSnapshot, out: BinaryIO, ctx: ExportContext) -> None:
+        kinds = set(ctx.options.get("media", MEDIA_KINDS))
+        included = [m for m in snapshot.media if m.kind in kinds]
+        excluded = {m.path for m in snapshot.media if m.kind not in kinds}
+        event_doc, documents = _drop_excluded_media(snapshot, excluded)
+
+        archive = ArchiveWriter(out)
+        ctx.progress("documents", 0, 1)
+        archive.add_bytes("event.json", canonical_json(event_doc), "application/json")
+        names = [n for n in DOCUMENT_ORDER if n in documents]
+        names += sorted(set(documents) - set(DOCUMENT_ORDER))
+        for name in names:
+            archive.add_bytes(f"{name}.json", canonical_json(documents[name]), "application/json")
+        ctx.check_cancelled()
+
+        ctx.progress("schedule", 0, len(SCHEDULE_FILES))
+        for done, (path, identifier, content_type) in enumerate(SCHEDULE_FILES, 1):
+            data = self._schedule(snapshot, ctx, path, identifier)
+            if data is not None:
+                archive.add_bytes(path, data, content_type)
+            ctx.progress("schedule", done, len(SCHEDULE_FILES))
+        ctx.check_cancelled()
+
+        missing = self._copy_media(archive, included, ctx)
+
+        ctx.progress("manifest", 0, 1)
+        manifest = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            # No version number: the bytes must not change with an upgrade (DESIGN.md).
+            "generator": "eventport",
+            "event": {
+                "id": snapshot.event["id"],
+                "identifier": snapshot.event.get("identifier"),
+                "name": snapshot.event.get("name"),
+            },
+            "options": {"media": sorted(kinds)},
+            "counts": {
+                **{name: len(documents[name]) for name in names},
+                "media": len(included) - len(missing),
+            },
+            "files": [entry.as_manifest() for entry in archive.entries],
+            "missing": missing,
+        }
+        archive.add_bytes("manifest.json", canonical_json(manifest), "application/json")
+        archive.close()
+        ctx.progress("manifest", 1, 1)
+
+    @staticmethod
+    def _schedule(
+        snapshot: EventSnapshot, ctx: ExportContext, path: str, identifier: str
+    ) -> bytes | None:
+        """Render one schedule file with its registered exporter, or warn and skip it."""
+        try:
+            exporter = get_exporter(identifier)
+        except LookupError:
+            ctx.warn({"path": path, "reason": f"the {identifier} exporter is not available"})
+            return None
+        inner = ExportContext(options={}, warn=ctx.warn, check_cancelled=ctx.check_cancelled)
+        try:
+            return exporter().render(snapshot, inner)
+        except ExportCancelled:
+            raise
+        except Exception as exc:  # one broken schedule format must not cost the archive
+            ctx.warn({"path": path, "reason": f"{identifier} export failed: {exc}"})
+            return None
+
+    @staticmethod
+    def _copy_media(
+        archive: ArchiveWriter, media: list[MediaEntry], ctx: ExportContext
+    ) -> list[dict[str, Any]]:
+        """Stream each media object into the zip; returns what could not be copied."""
+        total = sum(m.size for m in media)
+        done = 0
+        missing: list[dict[str, Any]] = []
+        ctx.progress("media", 0, total)
+        for entry in media:
+            ctx.check_cancelled()
+            try:
+                chunks = iter(ctx.open_media(entry.storage_key))
+                first = next(chunks, b"")
+            except ExportCancelled:
+                raise
+            except Exception as exc:  # missing object, permission, network
+                reason = f"could not read from storage: {exc}"
+                missing.append({"path": entry.path, "owner": entry.owner, "reason": reason})
+                ctx.warn({"path": entry.path, "owner": entry.owner, "reason": reason})
+                done += entry.size
+                ctx.progress("media", done, total)
+                continue
+
+            start = done
+            failure: list[Exception] = []
+
+            def stream(first: bytes = first, chunks: Iterator[bytes] = chunks,
+                       start: int = start, failure: list[Exception] = failure) -> Iterator[bytes]:
+                nonlocal done
+                since_check = 0
+                if first:
+                    yield first
+                    done += len(first)
+                    since_check += len(first)
+                try:
+                    for chunk in chunks:
+                        yield chunk
+                        done += len(chunk)
+                        since_check += len(chunk)
+                        if since_check >= _CHECK_EVERY_BYTES:
+                            since_check = 0
+                            ctx.progress("media", done, total)
+                            ctx.check_cancelled()
+                except ExportCancelled:
+                    raise
+                except Exception as exc:  # the object broke off mid-read
+                    failure.append(exc)
+
+            written = archive.add_stream(entry.path, stream(), entry.content_type)
+            if failure:
+                reason = f"read failed after {written.size} bytes: {failure[0]}"
+                missing.append({"path": entry.path, "owner": entry.owner, "reason": reason})
+                ctx.warn({"path": entry.path, "owner": entry.owner, "reason": reason})
+            elif (written.size, written.sha256) != (entry.size, entry.sha256):
+                ctx.warn({"path": entry.path, "owner": entry.owner,
+                          "reason": "the stored file differs from its recorded size/SHA-256; "
+                                    "the archive holds the stored bytes"})
+            done = start + entry.size
+            ctx.progress("media", done, total)
+        return missing
+
+
+register(ArchiveExporter)

@@ -1,0 +1,75 @@
+"""The e-mail an organizer gets when their export is ready — or why it failed.
+
+The seed system told nobody: organizers refreshed a page for an hour. The success mail
+carries a signed link that works for ``EVENTPORT_DOWNLOAD_URL_TTL`` seconds (after that,
+the export page hands out a fresh one); the failure mail carries the reason.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from eventport.accounts.models import User
+from eventport.config import get_settings
+from eventport.events.models import Event
+from eventport.exports.models import ExportJob, JobState
+from eventport.notify.email import send_mail
+from eventport.storage import get_storage
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} bytes"
+
+
+def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tuple[str, str]:
+    """Subject and body of the notification for a finished job."""
+    settings = get_settings()
+    page = f"{settings.base_url.rstrip('/')}/api/v1/exports/{job.id}"
+    if job.state == JobState.SUCCEEDED.value:
+        minutes = max(1, ttl // 60)
+        lines = [
+            f"Your {job.format} export of “{event_name}” is ready.",
+            "",
+            f"Size: {human_size(job.size or 0)}",
+            f"SHA-256: {job.sha256}",
+            "",
+            f"Download (this link works for {minutes} minutes):",
+            link or page,
+            "",
+            f"Afterwards get a fresh link from {page}",
+        ]
+        if job.warnings:
+            lines += ["", f"{len(job.warnings)} item(s) were skipped:"]
+            lines += [f"  - {w.get('path', '?')}: {w.get('reason', '')}" for w in job.warnings]
+        if job.expires_at:
+            lines += ["", f"The file is kept until {job.expires_at:%Y-%m-%d %H:%M} UTC "
+                          "unless you pin it."]
+        return f"Export ready: {event_name}", "\n".join(lines) + "\n"
+    body = (f"Your {job.format} export of “{event_name}” failed.\n\nReason: {job.error}\n\n"
+            f"Details: {page}\n")
+    return f"Export failed: {event_name}", body
+
+
+def notify_requester(db: Session, job: ExportJob) -> bool:
+    """E-mail the requester about a finished job; False when nothing was sent."""
+    settings = get_settings()
+    if not settings.smtp_url or job.requested_by_id is None:
+        return False
+    if job.state not in (JobState.SUCCEEDED.value, JobState.FAILED.value):
+        return False
+    user = db.get(User, job.requested_by_id)
+    event = db.get(Event, job.event_id)
+    if user is None or not user.email:
+        return False
+    link = None
+    if job.state == JobState.SUCCEEDED.value and job.storage_key:
+        link = get_storage().signed_url(job.storage_key, expires_in=settings.download_url_ttl,
+                                        filename=job.filename)
+    subject, body = compose(job, event.name if event else f"event {job.event_id}", link,
+                            settings.download_url_ttl)
+    return send_mail(user.email, subject, body)

@@ -1,0 +1,513 @@
+"""Export jobs, top to bottom: request → job row → (worker) snapshot → exporter → storage.
+
+Read this file to follow an export:
+
+1. :func:`request_export` validates the format and options and creates an
+   :class:`ExportJob` — or returns the identical job already queued or running (a
+   partial unique index makes that hold under concurrent requests too). The caller
+   (API, CLI, web) then asks the jobs layer to enqueue it; this module never imports
+   Celery.
+2. A worker calls :func:`run_export` with the job id. It *claims* the job with one
+   conditional UPDATE (queued → running, or a running job whose heartbeat went stale
+   because its worker died), so two deliveries of one message never run it twice, and
+   the claim number (``attempts``) fences out a worker that lost the job.
+3. The snapshot is read in one consistent read transaction
+   (:func:`~eventport.exports.snapshot.read_snapshot`), the exporter streams its bytes
+   into ``storage.writer(key)`` — a multipart upload, no local staging — and progress,
+   heartbeat and cancellation travel through the :class:`ExportContext`.
+4. On success the job records key, size and SHA-256; on cancel the writer is aborted,
+   so no object is left; on error the message is kept. The requester gets an e-mail.
+
+Retention (:mod:`eventport.exports.retention`) and stale-job recovery
+(:func:`stale_jobs`) are called by the beat schedule and the CLI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from eventport.accounts.models import User
+from eventport.config import Settings, get_settings
+from eventport.db import get_sessionmaker, utcnow
+from eventport.errors import Conflict, InvalidInput, NotFound
+from eventport.events.models import Event
+from eventport.exports.models import ACTIVE_STATES, ExportJob, JobState
+from eventport.exports.registry import ExportCancelled, ExportContext, exporters, get_exporter
+from eventport.exports.snapshot import read_snapshot
+from eventport.storage import Storage, StorageError, get_storage
+
+log = logging.getLogger(__name__)
+
+MEDIA_KINDS = ("image", "document", "audio", "video")
+#: Progress and heartbeat reach the database at most this often (seconds).
+PROGRESS_INTERVAL = 1.0
+#: A job whose worker died this many times is failed rather than retried forever.
+MAX_ATTEMPTS = 3
+
+Clock = Callable[[], dt.datetime]
+
+
+class LostOwnership(ExportCancelled):
+    """Another worker claimed this job (ours was presumed dead); stop and publish nothing."""
+
+
+# ------------------------------------------------------------------------ requesting
+
+
+def normalize_options(format: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated, canonical options: equal requests get equal options (dedupe, determinism)."""
+    try:
+        exporter = get_exporter(format)
+    except LookupError:
+        raise InvalidInput(
+            f"unknown export format {format!r}; known: {', '.join(exporters())}"
+        ) from None
+    options = dict(options or {})
+    unknown = set(options) - {"media"}
+    if unknown:
+        raise InvalidInput(f"unknown export option(s): {', '.join(sorted(unknown))}")
+    if not exporter.accepts_media:
+        if options.get("media"):
+            raise InvalidInput(f"the {format} format does not include media files")
+        return {}
+    media = options.get("media", list(MEDIA_KINDS))
+    if not isinstance(media, list | tuple) or not all(isinstance(k, str) for k in media):
+        raise InvalidInput('"media" must be a list of: ' + ", ".join(MEDIA_KINDS))
+    bad = sorted(set(media) - set(MEDIA_KINDS))
+    if bad:
+        raise InvalidInput(f"unknown media kind(s) {', '.join(bad)}; use: "
+                           + ", ".join(MEDIA_KINDS))
+    return {"media": sorted(set(media), key=MEDIA_KINDS.index)}
+
+
+def options_key(options: dict[str, Any]) -> str:
+    return json.dumps(options, sort_keys=True, separators=(",", ":"))
+
+
+def find_active(db: Session, event_id: int, format: str, key: str) -> ExportJob | None:
+    return db.scalar(
+        select(ExportJob).where(
+            ExportJob.event_id == event_id,
+            ExportJob.format == format,
+            ExportJob.options_key == key,
+            ExportJob.state.in_(ACTIVE_STATES),
+        )
+    )
+
+
+def request_export(
+    db: Session,
+    event: Event,
+    user: User | None,
+    format: str,
+    options: dict[str, Any] | None = None,
+) -> tuple[ExportJob, bool]:
+    """The job for this request and whether it is new; commits (the worker must see it).
+
+    An identical request (event, format, options) while one is queued or running gets
+    that job back. The partial unique index ``uq_export_jobs_active`` settles races.
+    """
+    options = normalize_options(format, options)
+    key = options_key(options)
+    existing = find_active(db, event.id, format, key)
+    if existing is not None:
+        return existing, False
+    job = ExportJob(
+        event_id=event.id,
+        format=format,
+        options=options,
+        options_key=key,
+        state=JobState.QUEUED.value,
+        progress_stage="queued",
+        requested_by_id=user.id if user is not None else None,
+        warnings=[],
+        created_at=utcnow(),
+        heartbeat_at=utcnow(),  # for queued jobs: when it was (last) sent to the broker
+    )
+    db.add(job)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        existing = find_active(db, event.id, format, key)
+        if existing is None:
+            raise
+        return existing, False
+    return job, True
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_job(db: Session, job_id: str) -> ExportJob:
+    job = db.get(ExportJob, job_id)
+    if job is None:
+        raise NotFound(f"export {job_id} not found")
+    return job
+
+
+def list_jobs(db: Session, event_id: int, limit: int = 100) -> list[ExportJob]:
+    """The event's export history, newest first."""
+    return list(db.scalars(
+        select(ExportJob).where(ExportJob.event_id == event_id)
+        .order_by(ExportJob.created_at.desc(), ExportJob.id).limit(limit)
+    ))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def job_summary(job: ExportJob) -> dict[str, Any]:
+    """The job as the API returns it, minus ``download_url`` (the caller knows its URLs)."""
+    return {
+        "id": job.id,
+        "event_id": job.event_id,
+        "format": job.format,
+        "options": job.options,
+        "state": job.state,
+        "progress": {"stage": job.progress_stage, "done": job.progress_done,
+                     "total": job.progress_total},
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "size": job.size,
+        "sha256": job.sha256,
+        "error": job.error,
+        "warnings": job.warnings or [],
+        "expires_at": _iso(job.expires_at),
+        "pinned": job.pinned,
+        "filename": job.filename,
+        "cancel_requested": job.cancel_requested,
+    }
+
+
+def download_link(storage: Storage, job: ExportJob, settings: Settings | None = None) -> str:
+    """A signed URL for the job's file, valid ``EVENTPORT_DOWNLOAD_URL_TTL`` seconds."""
+    settings = settings or get_settings()
+    if job.state != JobState.SUCCEEDED.value or not job.storage_key:
+        raise Conflict(f"export {job.id} has no file to download (state: {job.state})")
+    return storage.signed_url(job.storage_key, expires_in=settings.download_url_ttl,
+                              filename=job.filename)
+
+
+# -------------------------------------------------------------------------- changing
+
+
+def cancel_job(db: Session, job: ExportJob) -> ExportJob:
+    """Queued: cancelled at once. Running: flagged; the worker stops within a second or two,
+    aborting its upload so no object is left. Finished: refused."""
+    if job.state == JobState.QUEUED.value:
+        db.execute(update(ExportJob).where(ExportJob.id == job.id,
+                                           ExportJob.state == JobState.QUEUED.value)
+                   .values(state=JobState.CANCELLED.value, cancel_requested=True,
+                           progress_stage="cancelled", finished_at=utcnow()))
+    elif job.state == JobState.RUNNING.value:
+        db.execute(update(ExportJob).where(ExportJob.id == job.id)
+                   .values(cancel_requested=True))
+    else:
+        raise Conflict(f"export {job.id} is {job.state}; only queued or running exports "
+                       "can be cancelled")
+    db.commit()
+    db.refresh(job)
+    return job
+
+
+def expiry_for(job: ExportJob, settings: Settings | None = None) -> dt.datetime | None:
+    """When max-age retention will remove this export (pinned ones never expire)."""
+    settings = settings or get_settings()
+    if job.pinned or job.finished_at is None or job.state != JobState.SUCCEEDED.value:
+        return None
+    return job.finished_at + dt.timedelta(days=settings.export_max_age_days)
+
+
+def set_pinned(db: Session, job: ExportJob, pinned: bool) -> ExportJob:
+    """Pinned exports are exempt from retention (keep-last-N and max age)."""
+    if job.state == JobState.EXPIRED.value and pinned:
+        raise Conflict(f"export {job.id} has expired; its file is gone")
+    job.pinned = pinned
+    job.expires_at = expiry_for(job)
+    db.commit()
+    return job
+
+
+def delete_job(db: Session, storage: Storage, job: ExportJob) -> None:
+    """Remove the stored file now; the job stays in the history as expired."""
+    if job.state in ACTIVE_STATES:
+        raise Conflict(f"export {job.id} is {job.state}; cancel it first")
+    if job.storage_key:
+        storage.delete(job.storage_key)
+    job.state = JobState.EXPIRED.value if job.storage_key else job.state
+    job.storage_key = None
+    job.expires_at = utcnow()
+    db.commit()
+
+
+# --------------------------------------------------------------------------- running
+
+
+def download_filename(identifier: str, format: str, extension: str,
+                      when: dt.datetime) -> str:
+    """``<event-identifier>-<format>-<UTC timestamp>.<ext>``.
+
+    E.g. ``ab12cd-archive-20260610T091500Z.zip``; the timestamp is the request time,
+    so a retried attempt writes the same name.
+    """
+    stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{identifier}-{format}-{stamp}.{extension}"
+
+
+def storage_key(event_id: int, job_id: str, filename: str) -> str:
+    """Under the event's prefix, so deleting the event deletes its exports too."""
+    return f"events/{event_id}/exports/{job_id}/{filename}"
+
+
+@dataclass
+class _Run:
+    """One attempt at one job: throttled progress/heartbeat, cancel flag, warnings."""
+
+    job_id: str
+    attempt: int
+    sessions: sessionmaker[Session]
+    clock: Clock
+    on_progress: Callable[[str, int, int], None] | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    stage: str = "starting"
+    done: int = 0
+    total: int = 0
+    _last_write: float = 0.0
+    _cancelled: bool = False
+    _lost: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        stage_changed = stage != self.stage
+        self.stage, self.done, self.total = stage, done, total
+        if self.on_progress is not None:
+            self.on_progress(stage, done, total)
+        if stage_changed or time.monotonic() - self._last_write >= PROGRESS_INTERVAL:
+            self.heartbeat()
+
+    def warn(self, warning: dict[str, Any]) -> None:
+        self.warnings.append(warning)
+
+    def heartbeat(self) -> None:
+        """Write progress + heartbeat; learn about cancel requests and lost ownership."""
+        with self._lock:
+            self._last_write = time.monotonic()
+            with self.sessions() as db:
+                result = db.execute(
+                    update(ExportJob)
+                    .where(ExportJob.id == self.job_id, ExportJob.attempts == self.attempt,
+                           ExportJob.state == JobState.RUNNING.value)
+                    .values(heartbeat_at=self.clock(), progress_stage=self.stage,
+                            progress_done=self.done, progress_total=self.total)
+                    .returning(ExportJob.cancel_requested)
+                ).first()
+                db.commit()
+            if result is None:
+                self._lost = True
+            elif result[0]:
+                self._cancelled = True
+
+    def check_cancelled(self) -> None:
+        if time.monotonic() - self._last_write >= PROGRESS_INTERVAL:
+            self.heartbeat()
+        if self._lost:
+            raise LostOwnership(f"export {self.job_id} was taken over by another worker")
+        if self._cancelled:
+            raise ExportCancelled(f"export {self.job_id} was cancelled")
+
+    def context(self, options: dict[str, Any], storage: Storage) -> ExportContext:
+        return ExportContext(
+            options=options,
+            open_media=lambda key: storage.open(key),
+            warn=self.warn,
+            progress=self.progress,
+            check_cancelled=self.check_cancelled,
+        )
+
+
+def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
+           stale_after: int) -> int | None:
+    """Take the job for this worker; returns the attempt number, or None if not ours to run.
+
+    One conditional UPDATE: a second delivery of the same message, or a worker racing
+    another, finds the row already running with a fresh heartbeat and backs off.
+    """
+    now = clock()
+    stale = now - dt.timedelta(seconds=stale_after)
+    with sessions() as db:
+        job = db.get(ExportJob, job_id)
+        if job is None:
+            return None
+        attempt = job.attempts + 1
+        result = db.execute(
+            update(ExportJob)
+            .where(
+                ExportJob.id == job_id,
+                ExportJob.attempts == job.attempts,
+                ExportJob.cancel_requested.is_(False),
+                or_(ExportJob.state == JobState.QUEUED.value,
+                    (ExportJob.state == JobState.RUNNING.value)
+                    & (ExportJob.heartbeat_at < stale)),
+            )
+            .values(state=JobState.RUNNING.value, attempts=attempt, started_at=now,
+                    heartbeat_at=now, progress_stage="snapshot", progress_done=0,
+                    progress_total=0, warnings=[])
+        )
+        db.commit()
+        return attempt if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def _finish(sessions: sessionmaker[Session], run: _Run, **values: Any) -> bool:
+    """Record the outcome if the job is still ours; False when it was taken over."""
+    with sessions() as db:
+        result = db.execute(
+            update(ExportJob)
+            .where(ExportJob.id == run.job_id, ExportJob.attempts == run.attempt,
+                   ExportJob.state == JobState.RUNNING.value)
+            .values(finished_at=run.clock(), heartbeat_at=run.clock(),
+                    warnings=run.warnings, **values)
+        )
+        db.commit()
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def run_export(
+    job_id: str,
+    *,
+    storage: Storage | None = None,
+    engine: Engine | None = None,
+    clock: Clock = utcnow,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    notify: bool = True,
+) -> str | None:
+    """Run one export job to its end; what the Celery task calls. Idempotent.
+
+    Returns the job's final state, or ``None`` when this call did not run it (already
+    finished, cancelled, or running elsewhere). Never raises for a failed export: the
+    failure is recorded on the job, which is the source of truth.
+    """
+    settings = get_settings()
+    storage = storage or get_storage()
+    sessions = sessionmaker(bind=engine, expire_on_commit=False) if engine else get_sessionmaker()
+    engine = engine or sessions.kw["bind"]
+    attempt = _claim(sessions, job_id, clock, settings.job_stale_after)
+    if attempt is None:
+        return None
+    with sessions() as db:
+        job = db.get(ExportJob, job_id)
+        assert job is not None
+        event = db.get(Event, job.event_id)
+        identifier = event.identifier if event else str(job.event_id)
+        format, options, event_id = job.format, job.options, job.event_id
+        created_at = job.created_at
+    run = _Run(job_id, attempt, sessions, clock, on_progress)
+    key: str | None = None
+    try:
+        exporter = get_exporter(format)()
+        run.progress("snapshot", 0, 1)
+        snapshot = read_snapshot(engine, event_id)
+        run.check_cancelled()
+        filename = download_filename(identifier, format, exporter.extension, created_at)
+        key = storage_key(event_id, job_id, filename)
+        with storage.writer(key, content_type=exporter.content_type, filename=filename,
+                            metadata={"export-job": job_id}) as out:
+            exporter.write(snapshot, out, run.context(options, storage))  # type: ignore[arg-type]
+            run.check_cancelled()  # last chance: leaving the block by raising aborts the upload
+        result = out.result
+        assert result is not None
+    except LostOwnership:
+        log.warning("export %s: taken over by another worker; stopping", job_id)
+        return None
+    except ExportCancelled:
+        _finish(sessions, run, state=JobState.CANCELLED.value, progress_stage="cancelled")
+        return JobState.CANCELLED.value
+    except Exception as exc:
+        log.exception("export %s failed", job_id)
+        message = str(exc) if isinstance(exc, StorageError | LookupError | ValueError) else (
+            f"{type(exc).__name__}: {exc}")
+        if _finish(sessions, run, state=JobState.FAILED.value, progress_stage="failed",
+                   error=message[:2000]):
+            if notify:
+                _notify(sessions, job_id)
+        return JobState.FAILED.value
+
+    finished = clock()
+    expires = finished + dt.timedelta(days=settings.export_max_age_days)
+    if not _finish(sessions, run, state=JobState.SUCCEEDED.value, progress_stage="done",
+                   storage_key=key, filename=filename, content_type=exporter.content_type,
+                   size=result.size, sha256=result.sha256, expires_at=expires):
+        # Cancelled or taken over while the last bytes went out: no orphan object.
+        with sessions() as db:
+            current = db.get(ExportJob, job_id)
+            if current is None or current.storage_key != key:
+                _discard(storage, key)
+        return None
+    if notify:
+        _notify(sessions, job_id)
+    return JobState.SUCCEEDED.value
+
+
+def _discard(storage: Storage, key: str) -> None:
+    try:
+        storage.delete(key)
+    except StorageError:
+        log.warning("could not delete orphaned export object %s", key, exc_info=True)
+
+
+def _notify(sessions: sessionmaker[Session], job_id: str) -> None:
+    from eventport.exports.notifications import notify_requester
+
+    try:
+        with sessions() as db:
+            notify_requester(db, get_job(db, job_id))
+    except Exception:  # a notification never changes the outcome of an export
+        log.warning("export %s: notification failed", job_id, exc_info=True)
+
+
+# ------------------------------------------------------------------- stale recovery
+
+
+def stale_jobs(db: Session, *, now: dt.datetime | None = None,
+               stale_after: int | None = None) -> list[str]:
+    """Jobs to send to the broker again: their worker died, or their message was lost.
+
+    * running with a heartbeat older than ``stale_after``: the worker was killed (a
+      redelivered message would come only after the broker's visibility timeout);
+    * queued for longer than ``stale_after`` since last sent: the broker lost it, or
+      it was enqueued while the broker was down.
+    Re-sending is safe because :func:`run_export` claims atomically. A running job that
+    was asked to cancel, or that died :data:`MAX_ATTEMPTS` times, is ended here instead.
+    """
+    now = now or utcnow()
+    stale = now - dt.timedelta(seconds=stale_after or get_settings().job_stale_after)
+    jobs = list(db.scalars(select(ExportJob).where(
+        ExportJob.state.in_(ACTIVE_STATES),
+        or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale),
+    )))
+    resend = []
+    for job in jobs:
+        if job.state == JobState.RUNNING.value and job.cancel_requested:
+            job.state, job.progress_stage, job.finished_at = "cancelled", "cancelled", now
+        elif job.state == JobState.RUNNING.value and job.attempts >= MAX_ATTEMPTS:
+            job.state, job.progress_stage, job.finished_at = "failed", "failed", now
+            job.error = f"the worker running this export stopped {job.attempts} times"
+        else:
+            if job.state == JobState.QUEUED.value:
+                job.heartbeat_at = now
+            resend.append(job.id)
+    db.commit()
+    return resend
