@@ -158,5 +158,124 @@ def storage_check() -> None:
         sys.exit(1)
 
 
+# ------------------------------------------------------------- jobs and exports (exports)
+
+
+@main.command()
+@click.option("--concurrency", "-c", default=2, show_default=True, type=int,
+              help="Jobs run at the same time.")
+@click.option("--pool", default="threads", show_default=True,
+              type=click.Choice(["threads", "prefork", "solo"]))
+@click.option("--beat", is_flag=True, help="Also run the scheduler (embedded mode only).")
+@click.option("--hostname", default=None, help="Worker name (default: celery@<host>).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int, pool: str, beat: bool, hostname: str | None,
+           loglevel: str) -> None:
+    """Run a background worker for exports and imports."""
+    from eventport.jobs.worker import run_worker
+
+    run_worker(concurrency=concurrency, pool=pool, beat=beat, loglevel=loglevel,
+               hostname=hostname)
+
+
+@main.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run the scheduler (retention sweep, re-queuing jobs of dead workers); run one."""
+    from eventport.jobs.worker import run_beat
+
+    run_beat(loglevel)
+
+
+@main.command("export")
+@click.argument("event_ref", metavar="EVENT")
+@click.option("--format", "format_", default="archive", show_default=True,
+              help="archive, ical, xcal, pentabarf, frab-json, sessions-csv, speakers-csv")
+@click.option("--media", default="image,document,audio,video", show_default=True,
+              help="Comma-separated media kinds to include (archive only); '' for none.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also copy the result to this file.")
+def export_cmd(event_ref: str, format_: str, media: str, out: str | None) -> None:
+    """Export EVENT (id or identifier) now, in this process, with a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+    from sqlalchemy import select
+
+    from eventport.db import session_scope
+    from eventport.errors import EventportError
+    from eventport.events.models import Event
+    from eventport.exports import service
+    from eventport.exports.registry import get_exporter
+    from eventport.storage import get_storage
+
+    try:
+        with session_scope() as session:
+            query = select(Event).where(Event.identifier == event_ref)
+            if event_ref.isdigit():
+                query = select(Event).where(Event.id == int(event_ref))
+            event = session.scalar(query)
+            if event is None:
+                fail(f"no event {event_ref!r} (give its id or identifier)")
+                return
+            options = None
+            if get_exporter(format_).accepts_media:
+                options = {"media": [k.strip() for k in media.split(",") if k.strip()]}
+            job, created = service.request_export(session, event, None, format_, options)
+            job_id = job.id
+    except (EventportError, LookupError) as exc:
+        fail(getattr(exc, "detail", str(exc)))
+        return
+    if not created:
+        fail(f"an identical export is already {job.state} (job {job_id}); wait for it or "
+             "cancel it")
+    with Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeElapsedColumn()) as bar:
+        task = bar.add_task("snapshot", total=None)
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        state = service.run_export(job_id, on_progress=on_progress)
+    with session_scope() as session:
+        job = service.get_job(session, job_id)
+        for warning in job.warnings or []:
+            click.secho(f"warning: {warning.get('path', '')}: {warning.get('reason', '')}",
+                        fg="yellow", err=True)
+        if state != "succeeded":
+            fail(f"export {job_id} {job.state}: {job.error or ''}")
+        click.echo(f"export {job_id}: {job.size} bytes, sha256 {job.sha256}")
+        click.echo(f"stored as {job.storage_key}")
+        key = job.storage_key
+    if out and key:
+        with open(out, "wb") as fh:
+            for chunk in get_storage().open(key):
+                fh.write(chunk)
+        click.echo(f"written to {out}")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+def cleanup(dry_run: bool) -> None:
+    """Apply export retention now (keep-last-N, max age; pinned exports are kept)."""
+    from eventport.db import session_scope
+    from eventport.exports.retention import sweep
+    from eventport.storage import get_storage
+
+    with session_scope() as session:
+        report = sweep(session, get_storage(), dry_run=dry_run)
+    verb = "would expire" if dry_run else "expired"
+    for job_id in report.expired:
+        click.echo(f"{verb} export {job_id}")
+    click.echo(f"{verb} {len(report.expired)} export(s), {report.bytes_freed} bytes")
+    if report.failed:
+        fail(f"could not delete {len(report.failed)} export(s): {', '.join(report.failed)}")
+
+
 if __name__ == "__main__":
     main()
