@@ -186,7 +186,7 @@ class ObstoreBackend:
                 f"{where}: request refused ({msg}). Check the region and endpoint_url in "
                 "EVENTPORT_STORAGE_URL."
             )
-        if status == 416 or code == "InvalidRange":
+        if status == 416 or code == "InvalidRange" or "Wanted range starting at" in msg:
             return RangeNotSatisfiable(f"{where}: requested range starts past the end")
         if _CONNECT.search(msg):
             return TransientStorageError(
