@@ -277,5 +277,59 @@ def cleanup(dry_run: bool) -> None:
         fail(f"could not delete {len(report.failed)} export(s): {', '.join(report.failed)}")
 
 
+# ------------------------------------------------------------------------------ import
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--owner", "owner_email", required=True, help="E-mail of the new event's owner.")
+@click.option("--format", "fmt", type=click.Choice(["archive", "open-event", "frab-xml"]),
+              default=None, help="Detected when omitted.")
+@click.option("--dry-run", is_flag=True, help="Validate and report counts; write nothing.")
+def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) -> None:
+    """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+    from sqlalchemy import select
+
+    from eventport.accounts.models import User
+    from eventport.db import get_sessionmaker, session_scope
+    from eventport.errors import EventportError
+    from eventport.imports import service as imports
+    from eventport.storage import get_storage
+
+    storage = get_storage()
+    try:
+        with session_scope() as session:
+            user = session.scalar(select(User).where(User.email == owner_email.strip().lower()))
+            if user is None:
+                fail(f"no user with e-mail {owner_email}")
+            with open(file, "rb") as upload:
+                job = imports.create_import_job(session, storage, user, upload,
+                                                file.rsplit("/", 1)[-1], format=fmt,
+                                                dry_run=dry_run)
+            job_id = job.id
+    except EventportError as exc:
+        fail(exc.detail)
+    with Progress(TextColumn("{task.description:<11}"), BarColumn(), DownloadColumn()) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        imports.run_import(job_id, storage=storage, on_progress=show)
+    with get_sessionmaker()() as session:
+        summary = imports.job_summary(session.get(imports.ImportJob, job_id))  # type: ignore[arg-type]
+    for warning in summary["warnings"]:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    if summary["state"] != "succeeded":
+        fail(summary["error"] or summary["state"])
+    counts = ", ".join(f"{n} {k}" for k, n in summary["result"].get("counts", {}).items())
+    if dry_run:
+        click.echo(f"dry run: would create {counts}")
+    else:
+        click.secho(f"imported event {summary['event_id']} "
+                    f"({summary['result'].get('event_identifier')}): {counts}", fg="green")
+
+
 if __name__ == "__main__":
     main()

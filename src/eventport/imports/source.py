@@ -1,0 +1,94 @@
+"""A seekable, read-only file over a stored object, for reading an uploaded zip in place.
+
+``zipfile`` needs to seek (the central directory is at the end), but an upload may be
+gigabytes on S3. Instead of copying it to local disk first, :class:`StorageFile` serves
+reads from ranged ``Storage.open`` streams: a sequential read keeps one stream open
+(one GET per entry on object stores), a seek elsewhere opens a new one. Memory stays at
+one chunk whatever the upload's size.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+from eventport.storage import Storage
+
+
+class StorageFile(io.RawIOBase):
+    def __init__(self, storage: Storage, key: str, size: int | None = None) -> None:
+        self._storage = storage
+        self._key = key
+        self._size = storage.stat(key).size if size is None else size
+        self._pos = 0
+        self._stream: Iterator[bytes] | None = None
+        self._stream_pos = -1
+        self._pending = b""
+        self._offset = 0  # how much of _pending was handed out already
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise OSError("negative seek position")
+        self._pos = pos
+        return pos
+
+    def _drop_stream(self) -> None:
+        if self._stream is not None:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+        self._stream = None
+        self._pending = b""
+        self._offset = 0
+        self._stream_pos = -1
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        want = len(buffer)
+        if want == 0 or self._pos >= self._size:
+            return 0
+        if self._stream is None or self._stream_pos != self._pos:
+            self._drop_stream()
+            self._stream = iter(self._storage.open(self._key, start=self._pos))
+            self._stream_pos = self._pos
+        if self._offset >= len(self._pending):
+            self._pending = next(self._stream, b"")
+            self._offset = 0
+            if not self._pending:
+                self._drop_stream()
+                return 0
+        n = min(want, len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset:self._offset + n]
+        self._offset += n
+        self._pos += n
+        self._stream_pos = self._pos
+        return n
+
+    def close(self) -> None:
+        self._drop_stream()
+        super().close()
+
+
+def open_stored(storage: Storage, key: str, buffer_size: int = 256 * 1024) -> io.BufferedReader:
+    """A buffered reader over a stored object (small random reads stay cheap)."""
+    return io.BufferedReader(StorageFile(storage, key), buffer_size=buffer_size)
