@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from eventport.accounts import service as accounts
@@ -13,6 +13,7 @@ from eventport.accounts.models import Role, User
 from eventport.db import get_sessionmaker
 from eventport.errors import Unauthorized
 from eventport.events.models import Event
+from eventport.events.schemas import MAX_ID
 from eventport.events.service import get_event
 from eventport.storage import Storage, get_storage
 
@@ -62,13 +63,18 @@ def current_user(request: Request, db: Db) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+#: Path ids are bounded so an absurd number is a 422, not a database overflow.
+EventId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
 class EventAccess:
     """Resolves ``{event_id}`` to the event if the caller holds at least ``minimum``."""
 
     def __init__(self, minimum: Role) -> None:
         self.minimum = minimum
 
-    def __call__(self, event_id: int, user: CurrentUser, db: Db) -> Event:
+    def __call__(self, event_id: EventId, user: CurrentUser, db: Db) -> Event:
         accounts.require_role(db, user, event_id, self.minimum)
         return get_event(db, event_id)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from eventport.accounts import service as accounts
 from eventport.accounts.models import EventRole, Role
-from eventport.api.deps import AnyRole, CurrentUser, Db, OwnerRole, StorageDep
+from eventport.api.deps import AnyRole, CurrentUser, Db, ItemId, OwnerRole, StorageDep
 from eventport.events import service
 from eventport.events.models import Event
 from eventport.events.resources import EVENT, api_media_ref, to_document
@@ -19,7 +19,7 @@ from eventport.events.schemas import EventFields
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
 EventUpdate: Any = EVENT.update_schema
-Page = Annotated[int, Query(ge=1)]
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
 PerPage = Annotated[int, Query(ge=1, le=service.MAX_PER_PAGE)]
 
 
@@ -89,7 +89,7 @@ def grant_role(event: OwnerRole, body: RoleGrant, db: Db) -> dict[str, Any]:
 
 
 @router.delete("/{event_id}/roles/{role_id}", status_code=204)
-def revoke_role(event: OwnerRole, role_id: int, db: Db) -> Response:
+def revoke_role(event: OwnerRole, role_id: ItemId, db: Db) -> Response:
     accounts.revoke_role(db, event.id, role_id)
     db.commit()
     return Response(status_code=204)

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from eventport.api.deps import AnyRole, Db, StorageDep
+from eventport.api.deps import AnyRole, Db, ItemId, StorageDep
 from eventport.api.events import event_document
 from eventport.api.program import item_document
 from eventport.api.uploads import UploadInfo, receive_file
@@ -80,18 +80,18 @@ def _add_item_routes(resource: Resource, slot: MediaSlot) -> None:
     path = f"/{resource.name}/{{item_id}}/{slot.name}"
 
     @router.put(path, name=f"upload {resource.name} {slot.name}", openapi_extra=UPLOAD_SPEC)
-    async def upload(request: Request, event: AnyRole, item_id: int, db: Db,
+    async def upload(request: Request, event: AnyRole, item_id: ItemId, db: Db,
                      storage: StorageDep) -> dict[str, Any]:
         row = await run_in_threadpool(service.get_item, db, resource, event.id, item_id)
         await _upload(request, db, storage, event, row, slot)
         return await run_in_threadpool(item_document, resource, event, row)
 
     @router.get(path, name=f"get {resource.name} {slot.name}")
-    def fetch(event: AnyRole, item_id: int, db: Db, storage: StorageDep) -> StreamingResponse:
+    def fetch(event: AnyRole, item_id: ItemId, db: Db, storage: StorageDep) -> StreamingResponse:
         return _serve(storage, service.get_item(db, resource, event.id, item_id), slot)
 
     @router.delete(path, status_code=204, name=f"delete {resource.name} {slot.name}")
-    def remove(event: AnyRole, item_id: int, db: Db, storage: StorageDep) -> Response:
+    def remove(event: AnyRole, item_id: ItemId, db: Db, storage: StorageDep) -> Response:
         _remove(db, storage, service.get_item(db, resource, event.id, item_id), slot)
         return Response(status_code=204)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from eventport.api.deps import AnyRole, Db, StorageDep
+from eventport.api.deps import AnyRole, Db, ItemId, StorageDep
 from eventport.api.events import Page, PerPage, page_of
 from eventport.events import service
 from eventport.events.models import Event
@@ -43,11 +43,11 @@ def _add_routes(resource: Resource) -> None:
         return item_document(resource, event, row)
 
     @router.get(path + "/{item_id}", tags=tag, name=f"get {resource.name}")
-    def read_item(event: AnyRole, item_id: int, db: Db) -> dict[str, Any]:
+    def read_item(event: AnyRole, item_id: ItemId, db: Db) -> dict[str, Any]:
         return item_document(resource, event, service.get_item(db, resource, event.id, item_id))
 
     @router.patch(path + "/{item_id}", tags=tag, name=f"update {resource.name}")
-    def update_item(event: AnyRole, item_id: int, body: update_body, db: Db) -> dict[str, Any]:
+    def update_item(event: AnyRole, item_id: ItemId, body: update_body, db: Db) -> dict[str, Any]:
         row = service.get_item(db, resource, event.id, item_id)
         service.update_item(db, resource, event, row, body.model_dump(exclude_unset=True))
         db.commit()
@@ -55,7 +55,7 @@ def _add_routes(resource: Resource) -> None:
 
     @router.delete(path + "/{item_id}", status_code=204, tags=tag,
                    name=f"delete {resource.name}")
-    def delete_item(event: AnyRole, item_id: int, db: Db, storage: StorageDep) -> Response:
+    def delete_item(event: AnyRole, item_id: ItemId, db: Db, storage: StorageDep) -> Response:
         row = service.get_item(db, resource, event.id, item_id)
         keys = service.delete_item(db, resource, row)
         db.commit()

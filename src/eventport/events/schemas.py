@@ -47,6 +47,9 @@ Text = Annotated[str, Field(max_length=100_000)]
 Name = Annotated[str, Field(min_length=1, max_length=300)]
 Short = Annotated[str, Field(max_length=300)]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+#: Row ids fit a 32-bit signed integer column on every database.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class _Fields(BaseModel):
@@ -91,8 +94,8 @@ class EventFields(_Fields):
 
 class MicrolocationFields(_Fields):
     name: Name
-    floor: int | None = None
-    position: Annotated[int, Field(ge=0)] = 0
+    floor: Annotated[int, Field(ge=-100, le=1000)] | None = None
+    position: Annotated[int, Field(ge=0, le=100_000)] = 0
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
 
@@ -126,10 +129,10 @@ class SessionFields(_Fields):
         SessionState.REJECTED,
         SessionState.WITHDRAWN,
     ] = SessionState.DRAFT
-    track_id: int | None = None
-    session_type_id: int | None = None
-    microlocation_id: int | None = None
-    speaker_ids: list[int] = Field(default_factory=list, max_length=200)
+    track_id: Id | None = None
+    session_type_id: Id | None = None
+    microlocation_id: Id | None = None
+    speaker_ids: list[Id] = Field(default_factory=list, max_length=200)
     slides_url: Url = ""
     audio_url: Url = ""
     video_url: Url = ""
