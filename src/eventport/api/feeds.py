@@ -49,7 +49,8 @@ CACHE_ENTRIES = 32
 
 Db = Annotated[Session, Depends(get_db)]
 
-_cache: dict[tuple[Any, ...], tuple[float, bytes]] = {}
+#: key -> (expires at, body, etag)
+_cache: dict[tuple[Any, ...], tuple[float, bytes, str]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -73,22 +74,24 @@ def _published_event(db: Session, identifier: str) -> Event:
     return event
 
 
-def _rendered(db: Session, event: Event, exporter: type[Exporter]) -> bytes:
+def _rendered(db: Session, event: Event, exporter: type[Exporter]) -> tuple[bytes, str]:
+    """The feed's bytes and strong ETag, rendered at most once a minute per worker."""
     key = (str(db.get_bind().engine.url), event.id, event.created_at, event.updated_at,
            exporter.identifier)
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            return hit[1], hit[2]
     body = exporter().render(take_snapshot(db, event.id), ExportContext(public_only=True))
+    etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
     with _cache_lock:
-        for stale in [k for k, (expires, _) in _cache.items() if expires <= now]:
+        for stale in [k for k, (expires, _, _) in _cache.items() if expires <= now]:
             del _cache[stale]
         while len(_cache) >= CACHE_ENTRIES:
             del _cache[next(iter(_cache))]  # oldest first (dicts keep insertion order)
-        _cache[key] = (now + MAX_AGE, body)
-    return body
+        _cache[key] = (now + MAX_AGE, body, etag)
+    return body, etag
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -104,8 +107,7 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 def _feed_route(extension: str, exporter: type[Exporter]) -> Callable[..., Response]:
     def feed(identifier: str, request: Request, db: Db) -> Response:
         event = _published_event(db, identifier)
-        body = _rendered(db, event, exporter)
-        etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
+        body, etag = _rendered(db, event, exporter)
         headers = {"ETag": etag, "Cache-Control": f"public, max-age={MAX_AGE}",
                    "Access-Control-Allow-Origin": "*"}
         if _matches(request.headers.get("if-none-match"), etag):
