@@ -1,0 +1,161 @@
+"""Fixtures for export tests: a demo event with media, callers with roles, an SMTP sink,
+and the real Celery worker from :mod:`tests.support.celery` (sending mail to the sink)."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import hashlib
+import io
+import json
+import socket
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from eventport.accounts.models import Role
+from eventport.accounts.service import create_user, grant_role
+from eventport.events.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+from eventport.storage import get_storage
+from tests.support.celery import (  # noqa: F401 - fixtures
+    celery_worker,
+    start_broker_worker,
+    wait_until,
+    worker_pool,
+)
+
+PASSWORD = "correct horse battery"
+
+
+# ---------------------------------------------------------------------------- SMTP sink
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    handler: _Handler
+    url: str
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.handler.messages
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[Mailbox]:
+    handler = _Handler()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield Mailbox(handler, f"smtp://127.0.0.1:{port}")
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_env(smtp_sink: Mailbox) -> dict[str, str]:
+    """Workers of this package send their e-mail to the sink."""
+    return {"EVENTPORT_SMTP_URL": smtp_sink.url}
+
+
+@pytest.fixture
+def storage_root(worker_pool) -> Path:
+    """Every export test uses the storage its session's workers use, so data a fixture
+    stores before the worker fixture runs is where the worker looks."""
+    root = worker_pool.storage_root
+    root.mkdir(exist_ok=True)
+    return root
+
+
+# ------------------------------------------------------------------------------ callers
+
+
+def login(client: TestClient, email_address: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token",
+                           json={"email": email_address, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@dataclass
+class DemoEvent:
+    id: int
+    identifier: str
+    owner_email: str
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def demo_event(client: TestClient, db: Session) -> DemoEvent:
+    """The realistic demo event (48 sessions, photos, logos, slides) and its owner's token."""
+    event = load_demo(db, get_storage())
+    assert event is not None
+    db.commit()
+    return DemoEvent(event.id, event.identifier, DEMO_EMAIL,
+                     login(client, DEMO_EMAIL, DEMO_PASSWORD))
+
+
+@pytest.fixture
+def caller(client: TestClient, db: Session, demo_event: DemoEvent):
+    """``caller(email, role or None)`` → auth headers of a new user (None: no role)."""
+
+    def make(address: str, role: Role | None = None) -> dict[str, str]:
+        create_user(db, address, PASSWORD)
+        if role is not None:
+            grant_role(db, demo_event.id, address, role)
+        db.commit()
+        return login(client, address)
+
+    return make
+
+
+# ------------------------------------------------------------------------------ archive
+
+
+def verify_archive(data: bytes, tmp_path: Path | None = None) -> dict[str, Any]:
+    """Check a zip with ``unzip -t`` and against its manifest; returns the manifest."""
+    if tmp_path is not None:
+        path = tmp_path / f"check-{hashlib.sha256(data).hexdigest()[:8]}.zip"
+        path.write_bytes(data)
+        result = subprocess.run(["unzip", "-tq", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.testzip() is None
+        names = zf.namelist()
+        assert names[-1] == "manifest.json", "manifest must be written last"
+        manifest = json.loads(zf.read("manifest.json"))
+        assert manifest["format"] == "eventport-archive" and manifest["version"] == 1
+        listed = {f["path"]: f for f in manifest["files"]}
+        assert sorted(listed) == sorted(names[:-1])
+        for name in names[:-1]:
+            content = zf.read(name)
+            assert listed[name]["size"] == len(content), name
+            assert listed[name]["sha256"] == hashlib.sha256(content).hexdigest(), name
+    return manifest
