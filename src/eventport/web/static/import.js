@@ -1,0 +1,190 @@
+/* The Import page: upload with a progress bar (XMLHttpRequest upload events), then
+ * follow the import job; a dry run shows what would be created and offers the real
+ * import of the same file. */
+(function () {
+  "use strict";
+  var E = window.Eventport;
+  var ACTIVE = { queued: true, running: true };
+  var POLL_MS = 500;
+
+  var form = document.getElementById("import-form");
+  if (!form) return;
+  var fileInput = document.getElementById("import-file");
+  var formatSelect = document.getElementById("import-format");
+  var dryRun = document.getElementById("dry-run");
+  var formError = document.getElementById("import-form-error");
+  var uploadButton = document.getElementById("upload-button");
+  var panel = document.getElementById("import-panel");
+  var uploadBar = document.getElementById("upload-progress");
+  var uploadStatus = document.getElementById("upload-status");
+  var importBar = document.getElementById("import-progress");
+  var importStage = document.getElementById("import-stage");
+  var summary = document.getElementById("import-summary");
+  var errorBox = document.getElementById("import-error");
+  var warningsBox = document.getElementById("import-warnings");
+  var resultBox = document.getElementById("import-result");
+  var importNow = document.getElementById("import-now");
+  var eventLink = document.getElementById("import-event-link");
+
+  var following = null;
+  var failures = 0;
+
+  function reset() {
+    panel.hidden = false;
+    E.setProgress(uploadBar, 0, 1);
+    E.setProgress(importBar, 0, 1);
+    uploadStatus.textContent = "";
+    importStage.textContent = "";
+    summary.textContent = "";
+    errorBox.hidden = true;
+    warningsBox.hidden = true;
+    resultBox.hidden = true;
+    importNow.hidden = true;
+    eventLink.hidden = true;
+  }
+
+  function showError(message) {
+    errorBox.hidden = false;
+    errorBox.textContent = message;
+    uploadButton.disabled = false;
+  }
+
+  function problemDetail(xhr) {
+    try {
+      var body = JSON.parse(xhr.responseText);
+      return body.detail || body.title || ("HTTP " + xhr.status);
+    } catch (e) {
+      return "HTTP " + xhr.status;
+    }
+  }
+
+  function upload(dry) {
+    var file = fileInput.files[0];
+    if (!file) {
+      formError.hidden = false;
+      formError.textContent = "Choose a file to import first.";
+      fileInput.focus();
+      return;
+    }
+    formError.hidden = true;
+    reset();
+    uploadButton.disabled = true;
+    var data = new FormData();
+    data.append("file", file);
+    if (formatSelect.value) data.append("format", formatSelect.value);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/imports" + (dry ? "?dry_run=true" : ""));
+    xhr.setRequestHeader("X-CSRF-Token", E.csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", function (event) {
+      if (event.lengthComputable) {
+        E.setProgress(uploadBar, event.loaded, event.total);
+        uploadStatus.textContent = "Uploaded " + E.formatBytes(event.loaded) + " of " +
+          E.formatBytes(event.total);
+      }
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.status !== 202 && xhr.status !== 200 && xhr.status !== 201) {
+        showError("Upload refused: " + problemDetail(xhr));
+        return;
+      }
+      E.setProgress(uploadBar, 1, 1);
+      uploadStatus.textContent = "Uploaded " + E.formatBytes(file.size) + ".";
+      var job = JSON.parse(xhr.responseText);
+      panel.dataset.dryRun = dry ? "true" : "false";
+      follow(job);
+    });
+    xhr.addEventListener("error", function () {
+      showError("The upload was interrupted (network error); nothing was imported. Try again.");
+    });
+    xhr.send(data);
+  }
+
+  function follow(job) {
+    following = job.id;
+    failures = 0;
+    show(job);
+    if (ACTIVE[job.state]) setTimeout(poll, POLL_MS);
+  }
+
+  function poll() {
+    var id = following;
+    E.api("GET", "/api/v1/imports/" + encodeURIComponent(id)).then(function (job) {
+      if (id !== following) return;
+      failures = 0;
+      show(job);
+      if (ACTIVE[job.state]) setTimeout(poll, POLL_MS);
+    }).catch(function (error) {
+      if (id !== following) return;
+      failures += 1;
+      importStage.textContent = "Cannot reach the server (" + error.message + "); retrying…";
+      setTimeout(poll, Math.min(POLL_MS * Math.pow(2, failures), 8000));
+    });
+  }
+
+  function counts(result) {
+    if (!result || typeof result !== "object") return [];
+    var source = result.counts && typeof result.counts === "object" ? result.counts : result;
+    return Object.keys(source).filter(function (key) {
+      return typeof source[key] === "number";
+    }).map(function (key) { return [key.replace(/[_-]/g, " "), source[key]]; });
+  }
+
+  function show(job) {
+    panel.dataset.state = job.state;
+    var p = job.progress || {};
+    var dry = panel.dataset.dryRun === "true";
+    if (job.state === "succeeded") E.setProgress(importBar, 1, 1);
+    else E.setProgress(importBar, p.done || 0, p.total || 0);
+    importStage.textContent = ACTIVE[job.state] ?
+      String(p.stage || job.state).replace(/[-_]/g, " ") +
+        (p.total > 0 ? ": " + p.done + " of " + p.total : "") : "";
+    var texts = {
+      queued: "Waiting for a worker…", running: "Importing…",
+      succeeded: dry ? "Dry run finished: the file can be imported." : "Import finished.",
+      failed: dry ? "Dry run failed: the file cannot be imported." : "Import failed; nothing was saved.",
+      cancelled: "Import cancelled."
+    };
+    summary.textContent = texts[job.state] || job.state;
+    if (job.state === "failed") showError("Reason: " + (job.error || "the worker gave no reason"));
+
+    var list = warningsBox.querySelector("ul");
+    list.textContent = "";
+    (job.warnings || []).forEach(function (w) {
+      list.appendChild(E.el("li", { text: typeof w === "string" ? w : (w.message || w.detail || JSON.stringify(w)) }));
+    });
+    warningsBox.hidden = !(job.warnings && job.warnings.length);
+
+    var rows = counts(job.result);
+    var body = resultBox.querySelector("tbody");
+    body.textContent = "";
+    rows.forEach(function (row) {
+      body.appendChild(E.el("tr", {}, [E.el("th", { scope: "row", text: row[0] }),
+                                       E.el("td", { text: String(row[1]) })]));
+    });
+    resultBox.hidden = !(job.state === "succeeded" && rows.length);
+
+    if (job.state === "succeeded") {
+      uploadButton.disabled = false;
+      if (dry) {
+        importNow.hidden = false;
+        importNow.focus();
+      } else if (job.event_id) {
+        eventLink.href = "/events/" + encodeURIComponent(job.event_id);
+        var name = job.result && (job.result.event_name || (job.result.event && job.result.event.name));
+        eventLink.textContent = name ? "Open " + name : "Open the imported event";
+        eventLink.hidden = false;
+        eventLink.focus();
+      }
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    upload(dryRun.checked);
+  });
+  importNow.addEventListener("click", function () {
+    dryRun.checked = false;
+    upload(false);
+  });
+})();
