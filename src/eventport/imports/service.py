@@ -102,7 +102,8 @@ def create_import_job(
     if not head:
         raise InvalidInput("the uploaded file is empty")
     container = sniff_container(head)
-    if container is None or (format == "frab-xml") != (container == "xml"):
+    wrong = format is not None and (format == "frab-xml") != (container == "xml")
+    if container is None or wrong:
         expected = {"frab-xml": "an XML file", None: "a zip or XML file"}.get(format, "a zip")
         raise ImportRefused(f"the upload is not {expected}")
     job = ImportJob(id=new_job_id(), format=format, dry_run=dry_run, requested_by_id=user.id,
