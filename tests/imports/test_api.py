@@ -1,0 +1,80 @@
+"""The HTTP surface, with a real Celery worker running the import task."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from eventport.accounts.service import create_user
+from eventport.config import get_settings
+from tests.imports.archives import make_archive
+from tests.imports.conftest import SCHEDULES, row_counts
+from tests.support.celery import Worker, celery_worker, celery_worker_env, worker_pool  # noqa: F401
+
+PASSWORD = "correct horse battery"
+
+
+def headers_for(client: TestClient, db: Session, email: str) -> dict[str, str]:
+    create_user(db, email, PASSWORD)
+    db.commit()
+    token = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def wait(client: TestClient, url: str, headers: dict[str, str], worker: Worker) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = client.get(url, headers=headers).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"import did not finish: {job}\n{worker.log()}")
+
+
+def test_import_through_api_and_worker(client: TestClient, db: Session,
+                                       celery_worker: Worker) -> None:  # noqa: F811
+    owner = headers_for(client, db, "owner@example.org")
+    stranger = headers_for(client, db, "stranger@example.org")
+    raw = (SCHEDULES / "pretalx-fixture-frab_schedule_minimal_2.xml").read_bytes()
+    response = client.post("/api/v1/imports", headers=owner,
+                           files={"file": ("schedule.xml", raw, "application/xml")})
+    assert response.status_code == 202, response.text
+    url = f"/api/v1/imports/{response.json()['id']}"
+    job = wait(client, url, owner, celery_worker)
+    assert job["state"] == "succeeded", (job, celery_worker.log())
+    assert job["progress"]["stage"] == "done"
+    event = client.get(f"/api/v1/events/{job['event_id']}", headers=owner)
+    assert event.status_code == 200 and event.json()["name"] == "PrivacyWeek 2016"
+    assert client.get(url, headers=stranger).status_code == 404
+
+    dry = client.post("/api/v1/imports?dry_run=true", headers=owner,
+                      data={"format": "archive"},
+                      files={"file": ("a.zip", make_archive(), "application/zip")})
+    assert dry.status_code == 202
+    before = row_counts(db)
+    job = wait(client, f"/api/v1/imports/{dry.json()['id']}", owner, celery_worker)
+    assert job["state"] == "succeeded" and job["event_id"] is None
+    assert job["result"]["counts"]["sessions"] == 1
+    assert row_counts(db) == before
+
+
+def test_upload_limits_and_bad_requests(client: TestClient, db: Session,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    owner = headers_for(client, db, "owner@example.org")
+    assert client.post("/api/v1/imports",
+                       files={"file": ("a.zip", b"PK", "application/zip")}).status_code == 401
+    bad = client.post("/api/v1/imports", headers=owner, data={"format": "pdf"},
+                      files={"file": ("a.zip", make_archive(), "application/zip")})
+    assert bad.status_code == 422 and "unknown import format" in bad.json()["detail"]
+    junk = client.post("/api/v1/imports", headers=owner,
+                       files={"file": ("a.bin", b"\x00\x01junk", "application/octet-stream")})
+    assert junk.status_code == 422
+    monkeypatch.setenv("EVENTPORT_IMPORT_MAX_BYTES", "1000")
+    get_settings.cache_clear()
+    big = client.post("/api/v1/imports", headers=owner,
+                      files={"file": ("a.zip", make_archive(), "application/zip")})
+    assert big.status_code == 413
+    assert client.get("/api/v1/imports/doesnotexist", headers=owner).status_code == 404
