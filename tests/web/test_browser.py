@@ -1,0 +1,418 @@
+"""The organizer pages in a real Chromium against a real server and Celery worker.
+
+One server per test module (``eventport web`` + ``eventport worker`` subprocesses on a free
+127.0.0.1 port, a temporary SQLite database and file:// storage, the demo event loaded):
+the same processes an operator runs. The worker reads media slowly (see
+``slow_worker.py``) so that an export takes a few seconds and the page's progress bar can
+be seen moving and resumed after a reload.
+
+Every page fails its test on a browser console error or an uncaught page error.
+Screenshots of the Export tab (in progress, done, failed; desktop and phone widths) go
+to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("web-browser")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+OPEN_EVENT_SAMPLE = Path("/work/shared/data/open-event/FOSSASIASummit2016")
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+DEMO_EMAIL = "demo@eventport.example"
+DEMO_PASSWORD = "eventport-demo"
+STRANGER_EMAIL = "stranger@eventport.example"
+STRANGER_PASSWORD = "stranger-password"
+MEDIA_DELAY = "0.15"  # seconds per media chunk in the worker: ~6 s for the demo's media
+TERMINAL = ("succeeded", "failed", "cancelled", "expired")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    storage_root: Path
+    env: dict[str, str]
+    logs: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "eventport.cli", *args], env=self.env,
+                              capture_output=True, text=True, timeout=120, cwd=self.logs)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def start(self, name: str, argv: list[str]) -> None:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.processes.append(subprocess.Popen(argv, env=self.env, stdout=log,
+                                               stderr=subprocess.STDOUT, cwd=self.logs))
+
+    def log_tails(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+                         for p in sorted(self.logs.glob("*.log")))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    base = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTPORT_")}
+    env.update({
+        "EVENTPORT_DATABASE_URL": f"sqlite:///{base / 'eventport.db'}",
+        "EVENTPORT_STORAGE_URL": f"file://{base / 'storage'}",
+        "EVENTPORT_DATA_DIR": str(base / "data"),
+        "EVENTPORT_BROKER_URL": "filesystem://",
+        "EVENTPORT_SECRET_KEY": "browser-test-secret-0123456789-abcdefghijklmnop",
+        "EVENTPORT_BASE_URL": f"http://127.0.0.1:{port}",
+        "EVENTPORT_TEST_MEDIA_DELAY": MEDIA_DELAY,
+    })
+    (base / "storage").mkdir()
+    (base / "data").mkdir()
+    server = LiveServer(f"http://127.0.0.1:{port}", base / "storage", env, base)
+    server.cli("db", "upgrade")
+    server.cli("demo")
+    server.cli("users", "create", "--email", STRANGER_EMAIL, "--password", STRANGER_PASSWORD)
+    server.start("web", [sys.executable, "-m", "eventport.cli", "web", "--host", "127.0.0.1",
+                         "--port", str(port)])
+    server.start("worker", [sys.executable, str(Path(__file__).with_name("slow_worker.py"))])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{server.url}/signin", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("web server did not start\n" + server.log_tails()) from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/system-deps.sh` (installs "
+                    "Debian's chromium); Playwright must not download a browser")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server: LiveServer, request: pytest.FixtureRequest
+              ) -> Iterator[Callable[..., object]]:
+    """Opens pages in fresh browser contexts; fails the test on any console/page error."""
+    contexts = []
+    problems: list[str] = []
+
+    def make(viewport: dict[str, int] = DESKTOP, allow: tuple[str, ...] = ()) -> object:
+        context = browser.new_context(viewport=viewport, accept_downloads=True,  # type: ignore[attr-defined]
+                                      base_url=live_server.url)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+
+        def on_console(message) -> None:
+            if message.type == "error" and not any(a in message.text for a in allow):
+                problems.append(f"console error on {page.url}: {message.text}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: problems.append(f"page error on {page.url}: {error}"))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    if problems:
+        pytest.fail("browser reported errors:\n" + "\n".join(problems)
+                    + "\n" + live_server.log_tails())
+
+
+def sign_in(page, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/signin")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/events")
+
+
+def open_export_tab(page) -> int:
+    """From the events list: the demo event, then its Export tab; returns the event id."""
+    page.get_by_role("link", name="EventCon 2026").click()
+    page.wait_for_url(re.compile(r".*/events/\d+$"))
+    event_id = int(page.url.rsplit("/", 1)[1])
+    page.get_by_role("navigation", name="Event").get_by_role("link", name="Export").click()
+    page.wait_for_url(f"**/events/{event_id}/export")
+    page.wait_for_load_state("networkidle")
+    return event_id
+
+
+def choose_media(page, kinds: set[str]) -> None:
+    page.get_by_label("Format").select_option("archive")
+    for kind in ("image", "document", "audio", "video"):
+        page.locator(f"#media-{kind}").set_checked(kind in kinds)
+
+
+def job_state(page) -> tuple[str | None, str | None, int, int]:
+    return page.evaluate("""() => {
+        const p = document.getElementById('job-panel');
+        return [p.hidden ? null : p.dataset.jobId || null, p.dataset.state || null,
+                Number(p.dataset.done || 0), Number(p.dataset.total || 0)];
+    }""")
+
+
+def start_export(page) -> str:
+    """Press Export and wait until the panel follows the new job (not the last one shown)."""
+    before = job_state(page)[0]
+    page.get_by_role("button", name="Export", exact=True).click()
+    page.wait_for_function(
+        "before => { const p = document.getElementById('job-panel');"
+        " return !p.hidden && p.dataset.jobId && p.dataset.jobId !== before; }", arg=before)
+    job_id = job_state(page)[0]
+    assert job_id
+    return job_id
+
+
+def follow_job(page, until: Callable[[str | None, int], bool], timeout: float = 60
+               ) -> list[tuple[str | None, int, int]]:
+    """Sample the panel every 100 ms until ``until(state, done)``; returns what was seen."""
+    seen: list[tuple[str | None, int, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, state, done, total = job_state(page)
+        if not seen or seen[-1] != (state, done, total):
+            seen.append((state, done, total))
+        if until(state, done):
+            return seen
+        page.wait_for_timeout(100)
+    raise AssertionError(f"job did not get there in {timeout} s; saw {seen}")
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def verify_archive(path: Path) -> dict:
+    """The zip is intact and every file matches the size and SHA-256 in its manifest."""
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        manifest = json.loads(archive.read("manifest.json"))
+        assert manifest["format"] == "eventport-archive"
+        listed = {entry["path"] for entry in manifest["files"]}
+        assert listed == set(archive.namelist()) - {"manifest.json"}
+        for entry in manifest["files"]:
+            data = archive.read(entry["path"])
+            assert len(data) == entry["size"], entry["path"]
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
+    return manifest
+
+
+def test_export_with_progress_download_and_verified_manifest(open_page, tmp_path: Path) -> None:
+    page = open_page(DESKTOP)
+    sign_in(page)
+    open_export_tab(page)
+    choose_media(page, {"image", "document"})
+    assert "Estimated size" in page.locator("#estimate").inner_text()
+    start_export(page)
+
+    shot: list[bool] = []
+
+    def running_with_progress(state: str | None, done: int) -> bool:
+        if state == "running" and done > 0 and not shot:
+            screenshot(page, "export-in-progress-desktop")
+            shot.append(True)
+        return state in TERMINAL
+
+    seen = follow_job(page, running_with_progress)
+    assert seen[-1][0] == "succeeded", seen
+    media_progress = [done for state, done, _ in seen if state == "running" and done > 0]
+    assert len(media_progress) >= 2 and media_progress == sorted(media_progress), seen
+    assert shot, f"never saw the job running with progress: {seen}"
+
+    download_button = page.get_by_role("button", name=re.compile(r"^Download"))
+    assert download_button.is_enabled()
+    sha_shown = page.locator("#job-sha").inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", sha_shown)
+    assert page.locator("#job-size").inner_text().strip()
+    page.wait_for_selector("#history tbody tr[data-state='succeeded']")
+    screenshot(page, "export-done-desktop")
+
+    with page.expect_download() as info:
+        download_button.click()
+    target = tmp_path / "export.zip"
+    info.value.save_as(target)
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == sha_shown
+    manifest = verify_archive(target)
+    paths = [entry["path"] for entry in manifest["files"]]
+    assert any(p.startswith("media/images/") for p in paths)
+    assert any(p.startswith("media/documents/") for p in paths)
+    assert not any(p.startswith(("media/audio/", "media/video/")) for p in paths)
+
+
+def test_reload_mid_export_resumes_the_progress_bar(open_page) -> None:
+    page = open_page(PHONE)
+    sign_in(page)
+    open_export_tab(page)
+    choose_media(page, {"image"})
+    start_export(page)
+    seen = follow_job(page, lambda state, done: state == "running" and done > 0
+                      or state in TERMINAL)
+    job_id, state, done_before, _ = job_state(page)
+    assert state == "running", f"the export finished before the test could reload: {seen}"
+    screenshot(page, "export-in-progress-phone")
+
+    page.reload()
+    page.wait_for_function("() => !document.getElementById('job-panel').hidden")
+    resumed_id, resumed_state, done_after, _ = job_state(page)
+    assert resumed_id == job_id
+    assert resumed_state in ("running", "succeeded")
+    assert done_after >= done_before
+    assert page.locator("#job-progress").is_visible()
+    seen = follow_job(page, lambda state, done: state in TERMINAL)
+    assert seen[-1][0] == "succeeded", seen
+    assert page.get_by_role("button", name=re.compile(r"^Download")).is_enabled()
+    screenshot(page, "export-done-phone")
+
+
+def test_failed_export_shows_its_reason(open_page, live_server: LiveServer) -> None:
+    page = open_page(DESKTOP)
+    sign_in(page)
+    event_id = open_export_tab(page)
+    # A file where the event's exports folder belongs: the storage write fails for real
+    # (even for root, unlike a permission change), and nothing else is touched.
+    exports_dir = live_server.storage_root / "events" / str(event_id) / "exports"
+    parked = exports_dir.with_name("exports-parked")
+    if exports_dir.exists():
+        exports_dir.rename(parked)
+    exports_dir.write_text("not a folder")
+    try:
+        choose_media(page, {"document"})
+        start_export(page)
+        seen = follow_job(page, lambda state, done: state in TERMINAL)
+    finally:
+        exports_dir.unlink()
+        if parked.exists():
+            parked.rename(exports_dir)
+    assert seen[-1][0] == "failed", seen
+    error = page.get_by_role("alert").filter(has_text="Reason:")
+    assert error.is_visible()
+    assert len(error.inner_text()) > len("Reason: ") + 5
+    assert page.get_by_role("button", name=re.compile(r"^Download")).is_disabled()
+    page.wait_for_selector("#history tbody tr[data-state='failed']")
+    screenshot(page, "export-failed-desktop")
+
+    phone = open_page(PHONE)
+    sign_in(phone)
+    phone.goto(f"/events/{event_id}/export")
+    phone.wait_for_selector("#job-panel[data-state='failed']")
+    assert phone.get_by_role("alert").filter(has_text="Reason:").is_visible()
+    screenshot(phone, "export-failed-phone")
+
+
+def test_history_pin_and_delete(open_page) -> None:
+    page = open_page(DESKTOP)
+    sign_in(page)
+    open_export_tab(page)
+    page.get_by_label("Format").select_option("ical")
+    assert page.locator("#media-fieldset").evaluate("fieldset => fieldset.disabled")
+    start_export(page)
+    follow_job(page, lambda state, done: state in TERMINAL)
+    row = page.locator("#history tbody tr").first
+    row.get_by_role("button", name="Pin").click()
+    page.wait_for_selector("#history tbody tr:first-child .pin")
+    row = page.locator("#history tbody tr").first
+    assert row.get_by_role("button", name="Unpin").get_attribute("aria-pressed") == "true"
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name=re.compile("^Delete")).click()
+    page.wait_for_selector("#history tbody tr:first-child[data-state='expired']")
+
+
+def build_open_event_zip(target: Path) -> str:
+    """An Open Event export zip (its JSON files in one folder) from the shared sample."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(OPEN_EVENT_SAMPLE.glob("*.json")):
+            archive.write(path, f"FOSSASIASummit2016/{path.name}")
+    return json.loads((OPEN_EVENT_SAMPLE / "event.json").read_text())["name"]
+
+
+def test_import_open_event_zip_with_dry_run_leads_to_the_event(open_page, tmp_path: Path
+                                                                ) -> None:
+    upload = tmp_path / "open-event.zip"
+    name = build_open_event_zip(upload)
+    page = open_page(DESKTOP)
+    sign_in(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Import").click()
+    page.get_by_label("File", exact=True).set_input_files(str(upload))
+    page.get_by_label("Format").select_option("open-event")
+    page.get_by_label("Dry run").check()
+    page.get_by_role("button", name="Upload").click()
+    import_now = page.get_by_role("button", name="Import for real")
+    import_now.wait_for(state="visible", timeout=60_000)
+    assert page.locator("#upload-progress").evaluate("bar => bar.value === bar.max")
+    counts = page.locator("#import-result tbody tr")
+    assert counts.count() > 0
+    assert "session" in page.locator("#import-result").inner_text().lower()
+    import_now.click()
+    link = page.locator("#import-event-link")
+    link.wait_for(state="visible", timeout=60_000)
+    link.click()
+    page.wait_for_url(re.compile(r".*/events/\d+$"))
+    assert page.get_by_role("heading", level=1).inner_text() == name
+    screenshot(page, "imported-event-overview-desktop")
+
+
+def test_stranger_gets_404_on_the_export_tab(open_page) -> None:
+    page = open_page(DESKTOP, allow=("404",))
+    sign_in(page, STRANGER_EMAIL, STRANGER_PASSWORD)
+    assert page.get_by_text("You have no role on any event yet").is_visible()
+    response = page.goto("/events/1/export")
+    assert response is not None and response.status == 404
+    assert "404" in page.get_by_role("heading", level=1).inner_text()
+    api = page.request.get("/api/v1/events/1/exports")
+    assert api.status == 404
