@@ -69,7 +69,7 @@ class LiveServer:
         return done.stdout
 
     def start(self, name: str, argv: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.logs / f"{name}.log", "wb")
         self.processes.append(subprocess.Popen(argv, env=self.env, stdout=log,
                                                stderr=subprocess.STDOUT, cwd=self.logs))
 
@@ -301,7 +301,7 @@ def test_reload_mid_export_resumes_the_progress_bar(open_page) -> None:
     open_export_tab(page)
     choose_media(page, {"image"})
     start_export(page)
-    seen = follow_job(page, lambda state, done: state == "running" and done > 0
+    seen = follow_job(page, lambda state, done: (state == "running" and done > 0)
                       or state in TERMINAL)
     job_id, state, done_before, _ = job_state(page)
     assert state == "running", f"the export finished before the test could reload: {seen}"
