@@ -31,6 +31,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes
 MAX_ATTEMPTS = 3
+PUBLISH_THREADS = 4
 SNIFF_BYTES = 8192
 CHUNK = 1024 * 1024
 
@@ -355,12 +357,16 @@ def _write(db: Session, owner: User, data: EventData, staged: dict[str, _Staged]
 def _publish(run: _Run, storage: Storage, publish: list[tuple[str, str]]) -> None:
     """Copy staged media to their final keys (idempotent: a retry copies again)."""
     run.progress("publishing", 0, len(publish), force=True)
-    for done, (source, target) in enumerate(publish, start=1):
+
+    def copy(pair: tuple[str, str]) -> None:
+        source, target = pair
         if not storage.exists(target):
-            info = storage.stat(source)
-            storage.put_stream(target, storage.open(source),
-                               content_type=info.content_type or "application/octet-stream")
-        run.progress("publishing", done, len(publish))
+            storage.put_stream(target, storage.open(source))
+
+    # Copies are I/O-bound (uploads, fsyncs): a few in flight hide the latency.
+    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS) as pool:
+        for done, _ in enumerate(pool.map(copy, publish), start=1):
+            run.progress("publishing", done, len(publish))
 
 
 def _cleanup(storage: Storage, job_id: str) -> None:

@@ -1,0 +1,182 @@
+"""Benchmark: import a large Eventport archive; prints wall time and peak RSS.
+
+    .venv/bin/python bench/import.py                      # build an ~800 MB event, export, import
+    .venv/bin/python bench/import.py --archive FILE.zip    # import an existing archive
+                                                           # (e.g. the one bench/export.py made)
+
+Without ``--archive`` it creates an event (speakers with photos, sessions with slides,
+audio and video of incompressible bytes) in a scratch SQLite + local storage, exports it
+with the real archive exporter (timed, for the "within 2× the export time" target) and
+imports the result in a fresh child process, so the peak RSS printed is the import's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+def configure(workdir: Path) -> None:
+    os.environ["EVENTPORT_DATABASE_URL"] = f"sqlite:///{workdir / 'bench.db'}"
+    os.environ["EVENTPORT_STORAGE_URL"] = f"file://{workdir / 'storage'}"
+    os.environ["EVENTPORT_DATA_DIR"] = str(workdir / "data")
+    os.environ["EVENTPORT_SECRET_KEY"] = "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+    (workdir / "storage").mkdir(parents=True, exist_ok=True)
+
+
+def _blob(head: bytes, size: int, seed: int):
+    """Incompressible bytes after a real magic header, streamed in 1 MB chunks."""
+    yield head
+    left = size - len(head)
+    block = os.urandom(MB)
+    while left > 0:
+        n = min(MB, left)
+        yield bytes((seed + i) % 256 for i in range(16)) + block[16:n]
+        left -= n
+
+
+def build_and_export(workdir: Path, size_mb: int) -> tuple[Path, float, int]:
+    from eventport.accounts.service import create_user
+    from eventport.db import session_scope
+    from eventport.db.migrate import upgrade
+    from eventport.events import service as events
+    from eventport.events.models import MediaFile
+    from eventport.events.resources import EVENT, RESOURCES
+    from eventport.exports.registry import ExportContext, get_exporter
+    from eventport.exports.snapshot import take_snapshot
+    from eventport.storage import get_storage
+
+    upgrade()
+    storage = get_storage()
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    pdf = b"%PDF-1.4\n"
+    mp3 = b"ID3\x03\x00\x00\x00\x00\x00\x00"
+    with session_scope() as db:
+        owner = create_user(db, "bench@example.org", "bench-password")
+        event = events.create_event(db, owner, EVENT.fields.model_validate({
+            "name": "Bench Conf", "starts_at": "2026-06-01T09:00:00",
+            "ends_at": "2026-06-03T18:00:00", "timezone": "Europe/Berlin"}).model_dump())
+        room = events.create_item(db, RESOURCES["microlocations"], event, {"name": "Hall"})
+        counter = 0
+
+        def attach(row, slot: str, kind: str, head: bytes, size: int, ext: str) -> None:
+            nonlocal counter
+            counter += 1
+            key = f"events/{event.id}/media/bench/{counter:06d}.{ext}"
+            result = storage.put_stream(key, _blob(head, size, counter))
+            media = MediaFile(event_id=event.id, kind=kind, storage_key=key,
+                              content_type={"jpg": "image/jpeg", "mp4": "video/mp4",
+                                            "pdf": "application/pdf",
+                                            "mp3": "audio/mpeg"}[ext],
+                              size=result.size, sha256=result.sha256,
+                              original_filename=f"f.{ext}")
+            db.add(media)
+            db.flush()
+            setattr(row, slot, media)
+
+        speakers = []
+        for n in range(300):
+            speaker = events.create_item(db, RESOURCES["speakers"], event,
+                                         {"name": f"Speaker {n}"})
+            attach(speaker, "photo", "image", jpeg, 200 * 1024, "jpg")
+            speakers.append(speaker.id)
+        sessions = 400
+        budget = size_mb * MB - 300 * 200 * 1024
+        per_session = max(budget // sessions, 3 * 1024)
+        for n in range(sessions):
+            talk = events.create_item(db, RESOURCES["sessions"], event, {
+                "title": f"Talk {n}", "microlocation_id": room.id,
+                "speaker_ids": [speakers[n % 300]]})
+            attach(talk, "slides", "document", pdf, per_session // 8, "pdf")
+            attach(talk, "audio", "audio", mp3, per_session // 8, "mp3")
+            attach(talk, "video", "video", mp4, per_session * 3 // 4, "mp4")
+        event_id = event.id
+    archive = workdir / "bench-archive.zip"
+    started = time.perf_counter()
+    with session_scope() as db:
+        snapshot = take_snapshot(db, event_id)
+    with open(archive, "wb") as out:
+        get_exporter("archive")().write(
+            snapshot, out, ExportContext(options={}, open_media=lambda k: storage.open(k)))
+    export_seconds = time.perf_counter() - started
+    return archive, export_seconds, archive.stat().st_size
+
+
+def import_only(archive: Path) -> None:
+    """Child process: upload into storage, then run the import; print figures."""
+    from sqlalchemy import select
+
+    from eventport.accounts.models import User
+    from eventport.db import session_scope
+    from eventport.db.migrate import upgrade
+    from eventport.imports import service
+    from eventport.storage import get_storage
+
+    upgrade()
+    storage = get_storage()
+    with session_scope() as db:
+        user = db.scalar(select(User).where(User.email == "bench@example.org"))
+        if user is None:
+            from eventport.accounts.service import create_user
+
+            user = create_user(db, "bench@example.org", "bench-password")
+        started = time.perf_counter()
+        with open(archive, "rb") as upload:
+            job = service.create_import_job(db, storage, user, upload, archive.name)
+        job_id = job.id
+    upload_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    state = service.run_import(job_id, storage=storage)
+    import_seconds = time.perf_counter() - started
+    with session_scope() as db:
+        job = db.get(service.ImportJob, job_id)
+        assert job is not None
+        error, counts = job.error, (job.result or {}).get("counts")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"upload_seconds={upload_seconds:.2f} import_seconds={import_seconds:.2f} "
+          f"state={state} peak_rss_mb={peak} error={error} counts={counts}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--archive", type=Path, help="import this archive instead of building one")
+    parser.add_argument("--size-mb", type=int, default=800)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--import-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.import_only:
+        import_only(args.import_only)
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="eventport-bench-import-"))
+    configure(workdir)
+    export_seconds = None
+    if args.archive:
+        archive = args.archive.resolve()
+    else:
+        archive, export_seconds, size = build_and_export(workdir, args.size_mb)
+        print(f"archive={archive} size_mb={size / MB:.0f} export_seconds={export_seconds:.2f}")
+    started = time.perf_counter()
+    child = subprocess.run([sys.executable, __file__, "--import-only", str(archive)],
+                           env=os.environ.copy(), capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    sys.stdout.write(child.stdout)
+    sys.stderr.write(child.stderr[-3000:])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    print(f"import wall time (child process, incl. upload to storage): {wall:.2f} s; "
+          f"peak RSS: {peak} MB")
+    if export_seconds:
+        print(f"import/export time ratio: {wall / export_seconds:.2f}")
+    print(f"workdir: {workdir} (delete it when done)")
+
+
+if __name__ == "__main__":
+    main()
