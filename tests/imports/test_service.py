@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import zipfile
 from typing import Any
 
 import pytest
@@ -29,8 +30,6 @@ from tests.imports.conftest import (
     stored_keys,
 )
 from tests.imports.test_hostile import BILLION_LAUGHS, hash_mismatch, truncated
-
-import zipfile  # noqa: E402,I001
 
 
 def _normalize(archive: bytes) -> tuple[dict[str, Any], set[str]]:
