@@ -122,3 +122,17 @@ def test_states_option_parsing() -> None:
     assert parse_states({}) == {"accepted", "confirmed"}
     with pytest.raises(ValueError):
         parse_states({"states": 3})
+
+
+def test_exporters_normalize_their_options() -> None:
+    csv_exporter = get_exporter("sessions-csv")
+    assert csv_exporter.normalize_options(  # type: ignore[attr-defined]
+        {"states": "confirmed,accepted", "bom": True}) == {
+        "states": ["accepted", "confirmed"], "bom": True}
+    assert csv_exporter.normalize_options({"bom": False}) == {}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        csv_exporter.normalize_options({"bom": "yes"})  # type: ignore[attr-defined]
+    ical = get_exporter("ical")
+    assert ical.normalize_options({"bom": True}) == {}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        ical.normalize_options({"states": ["nope"]})  # type: ignore[attr-defined]

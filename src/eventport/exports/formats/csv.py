@@ -22,6 +22,7 @@ from typing import Any
 
 from eventport.exports.formats.schedule import (
     ALL_STATES,
+    FormatOptions,
     clean_text,
     elapsed,
     parse_time,
@@ -55,9 +56,10 @@ def _names(documents: list[dict[str, Any]]) -> dict[int, str]:
     return {int(doc["id"]): clean_text(doc.get("name")) for doc in documents}
 
 
-class _CsvExporter(Exporter):
+class _CsvExporter(FormatOptions, Exporter):
     extension = "csv"
     content_type = "text/csv"
+    option_names = frozenset({"states", "bom"})
 
     def render(self, snapshot: EventSnapshot, ctx: ExportContext) -> bytes:
         header, rows = self.table(snapshot, ctx, selected_states(ctx, default=ALL_STATES))

@@ -18,7 +18,14 @@ import re
 from typing import Any
 
 from eventport import __version__
-from eventport.exports.formats.schedule import Schedule, Slot, build_schedule, hhmm, iso
+from eventport.exports.formats.schedule import (
+    FormatOptions,
+    Schedule,
+    Slot,
+    build_schedule,
+    hhmm,
+    iso,
+)
 from eventport.exports.registry import ExportContext, Exporter, register
 from eventport.exports.snapshot import EventSnapshot
 
@@ -92,7 +99,7 @@ def schedule_document(schedule: Schedule) -> dict[str, Any]:
 
 
 @register
-class FrabJsonExporter(Exporter):
+class FrabJsonExporter(FormatOptions, Exporter):
     """frab/c3voc ``schedule.json``."""
 
     identifier = "frab-json"

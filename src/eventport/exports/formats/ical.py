@@ -27,7 +27,14 @@ from icalendar import Calendar, Timezone
 from icalendar import Event as CalendarEvent
 
 from eventport import __version__
-from eventport.exports.formats.schedule import UTC, Schedule, Slot, build_schedule, parse_time
+from eventport.exports.formats.schedule import (
+    UTC,
+    FormatOptions,
+    Schedule,
+    Slot,
+    build_schedule,
+    parse_time,
+)
 from eventport.exports.registry import ExportContext, Exporter, register
 from eventport.exports.snapshot import EventSnapshot
 
@@ -101,7 +108,7 @@ def build_calendar(schedule: Schedule) -> Calendar:
 
 
 @register
-class ICalExporter(Exporter):
+class ICalExporter(FormatOptions, Exporter):
     """``.ics`` for calendar apps; also served as a public feed of published events."""
 
     identifier = "ical"

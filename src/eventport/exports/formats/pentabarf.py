@@ -12,7 +12,14 @@ from __future__ import annotations
 from lxml import etree
 
 from eventport import __version__
-from eventport.exports.formats.schedule import Schedule, Slot, build_schedule, hhmm, iso
+from eventport.exports.formats.schedule import (
+    FormatOptions,
+    Schedule,
+    Slot,
+    build_schedule,
+    hhmm,
+    iso,
+)
 from eventport.exports.registry import ExportContext, Exporter, register
 from eventport.exports.snapshot import EventSnapshot
 
@@ -91,7 +98,7 @@ def schedule_xml(schedule: Schedule) -> bytes:
 
 
 @register
-class PentabarfExporter(Exporter):
+class PentabarfExporter(FormatOptions, Exporter):
     """frab ``schedule.xml`` (historically "Pentabarf XML")."""
 
     identifier = "pentabarf"

@@ -37,7 +37,7 @@ import uuid
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from eventport.events.models import SessionState
 from eventport.exports.registry import ExportContext
@@ -118,6 +118,40 @@ def parse_states(options: dict[str, Any], default: Iterable[str] = PUBLIC_STATES
         raise ValueError(f"unknown session state(s) {', '.join(sorted(unknown))}; "
                          f"known: {', '.join(sorted(ALL_STATES))}")
     return frozenset(states)
+
+
+def normalize_options(options: dict[str, Any] | None, allowed: frozenset[str]
+                      ) -> dict[str, Any]:
+    """Canonical options of a schedule or CSV format (``states``, ``bom``), for the job.
+
+    Equal requests must give equal options (job dedupe, archive determinism), and a bad
+    option must be refused when the job is requested, not when the worker runs it.
+    Raises ``ValueError``; keys other than ``allowed`` are left to the caller (``media``).
+    """
+    options = dict(options or {})
+    canonical: dict[str, Any] = {}
+    if "states" in allowed and options.get("states") not in (None, "", []):
+        canonical["states"] = sorted(parse_states(options))
+    if "bom" in allowed and "bom" in options:
+        if not isinstance(options["bom"], bool):
+            raise ValueError("option 'bom' must be true or false")
+        if options["bom"]:
+            canonical["bom"] = True
+    return canonical
+
+
+class FormatOptions:
+    """Mixin of the schedule and CSV exporters: which options they take, made canonical.
+
+    The export service can call ``exporter.normalize_options(options)`` when a job is
+    requested (``ValueError`` means 422) and store the result as the job's options.
+    """
+
+    option_names: ClassVar[frozenset[str]] = frozenset({"states"})
+
+    @classmethod
+    def normalize_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
+        return normalize_options(options, cls.option_names)
 
 
 def selected_states(ctx: ExportContext, default: Iterable[str] = PUBLIC_STATES

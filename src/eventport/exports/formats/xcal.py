@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from eventport.exports.formats.ical import build_calendar
-from eventport.exports.formats.schedule import build_schedule
+from eventport.exports.formats.schedule import FormatOptions, build_schedule
 from eventport.exports.registry import ExportContext, Exporter, register
 from eventport.exports.snapshot import EventSnapshot
 
@@ -100,7 +100,7 @@ def jcal_to_xcal(jcal: list[Any]) -> bytes:
 
 
 @register
-class XCalExporter(Exporter):
+class XCalExporter(FormatOptions, Exporter):
     """``.xcs``: iCalendar as XML, for tools that prefer an XML parser to RFC 5545."""
 
     identifier = "xcal"
