@@ -64,14 +64,18 @@ class GridRow:
 @dataclass
 class GridDay:
     date: dt.date
+    rooms: list[str]  # only the rooms in use that day: keeps big events' grids narrow
     rows: list[GridRow]
 
 
 @dataclass
 class Schedule:
-    rooms: list[str]
     days: list[GridDay]
     unscheduled: int
+
+
+#: sessions listed per grid cell before "+N more" (an exhibition hall can hold dozens)
+CELL_LIMIT = 3
 
 
 def schedule(db: Session, event: Event) -> Schedule:
@@ -80,22 +84,28 @@ def schedule(db: Session, event: Event) -> Schedule:
     rooms: list[Microlocation] = sorted(
         all_items(db, "microlocations", event.id), key=lambda r: (r.position, r.id)
     )
-    column = {room.id: index for index, room in enumerate(rooms)}
-    names = [room.name for room in rooms]
+    order = {room.id: index for index, room in enumerate(rooms)}
+    names = {room.id: room.name for room in rooms}
     sessions = list(all_items(db, "sessions", event.id))
     scheduled = [s for s in sessions if s.starts_at is not None]
-    if any(s.microlocation_id not in column for s in scheduled):
-        names.append("No room")
-    by_day: dict[dt.date, dict[str, list[GridCell]]] = {}
+    by_day: dict[dt.date, list[ProgramSession]] = {}
     for item in sorted(scheduled, key=lambda s: (s.starts_at, s.id)):
         assert item.starts_at is not None
-        local = item.starts_at.astimezone(tz)
-        rows = by_day.setdefault(local.date(), {})
-        cells = rows.setdefault(local.strftime("%H:%M"), [GridCell() for _ in names])
-        index = column.get(item.microlocation_id, len(names) - 1)  # type: ignore[arg-type]
-        cells[index].sessions.append(item)
-    days = [
-        GridDay(day, [GridRow(time, cells) for time, cells in sorted(rows.items())])
-        for day, rows in sorted(by_day.items())
-    ]
-    return Schedule(rooms=names, days=days, unscheduled=len(sessions) - len(scheduled))
+        by_day.setdefault(item.starts_at.astimezone(tz).date(), []).append(item)
+    days = []
+    for day, items in sorted(by_day.items()):
+        used = sorted({s.microlocation_id if s.microlocation_id in order else None
+                       for s in items}, key=lambda rid: order.get(rid, len(order)))  # type: ignore[arg-type]
+        column = {room_id: index for index, room_id in enumerate(used)}
+        rows: dict[str, list[GridCell]] = {}
+        for item in items:
+            assert item.starts_at is not None
+            time = item.starts_at.astimezone(tz).strftime("%H:%M")
+            cells = rows.setdefault(time, [GridCell() for _ in used])
+            room_id = item.microlocation_id if item.microlocation_id in order else None
+            cells[column[room_id]].sessions.append(item)
+        days.append(GridDay(
+            day, [names[r] if r is not None else "No room" for r in used],
+            [GridRow(time, cells) for time, cells in sorted(rows.items())],
+        ))
+    return Schedule(days=days, unscheduled=len(sessions) - len(scheduled))

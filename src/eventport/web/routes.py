@@ -274,7 +274,7 @@ def event_page(request: Request, event_id: int, user: PageUser, db: Db) -> Respo
     return render(request, "event_overview.html", {
         "event": event, "role": role, "tab": "overview",
         "counts": overview.counts(db, event.id),
-        "schedule": overview.schedule(db, event),
+        "schedule": overview.schedule(db, event), "cell_limit": overview.CELL_LIMIT,
     })
 
 
@@ -287,7 +287,9 @@ def export_page(request: Request, event_id: int, user: PageUser, db: Db) -> Resp
          "count": usage.get(kind.value, (0, 0))[0], "bytes": usage.get(kind.value, (0, 0))[1]}
         for kind, label, hint in MEDIA_KINDS
     ]
-    formats = [cls.describe() for cls in exporters().values()]
+    # The full archive first (the page's default), then the schedule formats.
+    formats = sorted((cls.describe() for cls in exporters().values()),
+                     key=lambda f: f["identifier"] != "archive")
     return render(request, "event_export.html", {
         "event": event, "role": role, "tab": "export", "formats": formats, "kinds": kinds,
     })

@@ -32,6 +32,7 @@
   var historyEmpty = document.getElementById("history-empty");
 
   var followed = null;   // id of the job shown in the panel
+  var shownState = null; // its state when last shown, to refresh the history on changes
   var pollTimer = null;
   var failures = 0;
 
@@ -68,12 +69,17 @@
       " of media, plus the program data.";
   }
 
+  // Stages whose done/total count bytes rather than files.
+  var BYTE_STAGES = { media: true, upload: true, uploading: true };
+
   function stageText(job) {
     var p = job.progress || {};
     var name = String(p.stage || job.state).replace(/[-_]/g, " ");
     if (p.total > 0) {
       var percent = Math.floor(100 * Math.min(p.done, p.total) / p.total);
-      return name.charAt(0).toUpperCase() + name.slice(1) + ": " + p.done + " of " + p.total +
+      var amount = BYTE_STAGES[p.stage] ?
+        E.formatBytes(p.done) + " of " + E.formatBytes(p.total) : p.done + " of " + p.total;
+      return name.charAt(0).toUpperCase() + name.slice(1) + ": " + amount +
         " (" + percent + "%)";
     }
     return name.charAt(0).toUpperCase() + name.slice(1);
@@ -87,6 +93,8 @@
   }
 
   function showJob(job) {
+    if (job.id === followed && shownState && shownState !== job.state) loadHistory(false);
+    shownState = job.state;
     panel.hidden = false;
     panel.dataset.jobId = job.id;
     panel.dataset.state = job.state;
@@ -134,6 +142,7 @@
 
   function follow(job) {
     followed = job.id;
+    shownState = null;
     failures = 0;
     showJob(job);
     clearTimeout(pollTimer);
@@ -148,7 +157,6 @@
       failures = 0;
       showJob(job);
       if (ACTIVE[job.state]) pollTimer = setTimeout(poll, POLL_MS);
-      else loadHistory(false);
     }).catch(function (error) {
       if (id !== followed) return;
       if (error.status === 404 || error.status === 401) {
@@ -179,7 +187,7 @@
   }
 
   function historyRow(job) {
-    var actions = E.el("td", { className: "row-actions" });
+    var actions = E.el("div", { className: "row-actions" });
     if (job.state === "succeeded") {
       var link = E.el("a", {
         href: "/api/v1/exports/" + encodeURIComponent(job.id) + "/download",
@@ -204,14 +212,16 @@
       }, { "aria-label": "Delete " + job.format + " export of " + E.formatDate(job.created_at) }));
     }
     var state = E.el("span", { className: "state state-" + job.state, text: job.state });
+    // data-label: the column name, shown beside each value when rows stack on a phone
     var row = E.el("tr", { "data-job-id": job.id, "data-state": job.state }, [
-      E.el("td", { text: job.format }),
-      E.el("td", { text: optionsText(job) }),
-      E.el("td", {}, [state].concat(job.pinned ? [" ", E.el("span", { className: "pin", text: "pinned" })] : [])),
-      E.el("td", { text: job.state === "succeeded" ? E.formatBytes(job.size) : "—" }),
-      E.el("td", { text: E.formatDate(job.created_at) }),
-      E.el("td", { text: job.pinned ? "never" : E.formatDate(job.expires_at) }),
-      actions
+      E.el("td", { "data-label": "Format", text: job.format }),
+      E.el("td", { "data-label": "Options", text: optionsText(job) }),
+      E.el("td", { "data-label": "State" }, [state].concat(job.pinned ?
+        [" ", E.el("span", { className: "pin", text: "pinned" })] : [])),
+      E.el("td", { "data-label": "Size", text: job.state === "succeeded" ? E.formatBytes(job.size) : "—" }),
+      E.el("td", { "data-label": "Created", text: E.formatDate(job.created_at) }),
+      E.el("td", { "data-label": "Expires", text: job.pinned ? "never" : E.formatDate(job.expires_at) }),
+      E.el("td", { "data-label": "Actions", className: "actions-cell" }, [actions])
     ]);
     return row;
   }
