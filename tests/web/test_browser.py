@@ -416,3 +416,27 @@ def test_stranger_gets_404_on_the_export_tab(open_page) -> None:
     assert "404" in page.get_by_role("heading", level=1).inner_text()
     api = page.request.get("/api/v1/events/1/exports")
     assert api.status == 404
+
+
+def test_export_tab_works_from_the_keyboard_and_labels_every_control(open_page) -> None:
+    page = open_page(PHONE)
+    sign_in(page)
+    event_id = open_export_tab(page)
+    unlabeled = page.evaluate("""() => Array.from(
+        document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+        .filter(el => !el.labels || el.labels.length === 0).map(el => el.id || el.name)""")
+    assert unlabeled == []
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # Keyboard only: reach the format select, pick a schedule format, press Export.
+    page.locator("#format").focus()
+    page.keyboard.press("End")  # last format in the list: a schedule format, no media
+    assert page.locator("#format").input_value() != "archive"
+    page.keyboard.press("Tab")  # the media fieldset is disabled, so Export is next
+    assert page.evaluate("document.activeElement.id") == "export-button"
+    page.keyboard.press("Enter")
+    follow_job(page, lambda state, done: state in TERMINAL)
+    assert job_state(page)[1] == "succeeded"
+    assert page.url.split("#")[0].endswith(f"/events/{event_id}/export")  # no navigation
