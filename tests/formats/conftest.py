@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -26,9 +25,8 @@ from eventport.events.models import (
 )
 from eventport.exports.registry import ExportContext
 from eventport.exports.snapshot import EventSnapshot, take_snapshot
+from tests.shared_data import DATA as DATA
 
-#: ../shared/data beside the checkout (CI clones main with shared/ beside it too).
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 SPECIAL = "<&>\"' 🎉"
 ARABIC = "مرحبا بالعالم"
