@@ -2,41 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from eventport.api.deps import CurrentUser, Db, StorageDep
+from eventport.api.uploads import UploadInfo, receive_file
 from eventport.config import get_settings
-from eventport.errors import PayloadTooLarge
 from eventport.imports import service
+from eventport.imports.models import ImportJob
+from eventport.imports.readers import check_format
+from eventport.jobs.import_tasks import enqueue_import
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 
 
-@router.post("", status_code=202)
-def create_import(
+#: The body is parsed as a stream (api/uploads.py), so describe it for OpenAPI by hand.
+IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "archive zip, Open Event zip or schedule.xml"},
+        "format": {"type": "string", "enum": ["archive", "open-event", "frab-xml"],
+                   "description": "detected when omitted; send it before the file"}}}}}}}
+
+
+@router.post("", status_code=202, openapi_extra=IMPORT_UPLOAD_SPEC)
+async def create_import(
     request: Request,
     db: Db,
     storage: StorageDep,
     user: CurrentUser,
-    file: Annotated[UploadFile, File(description="archive zip, Open Event zip or schedule.xml")],
-    format: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Query()] = False,
+    format: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
-    """Store the upload and queue the import; poll the returned job."""
-    limit = get_settings().import_max_bytes
-    if file.size is not None and file.size > limit:
-        raise PayloadTooLarge(f"the file is larger than the import limit of {limit} bytes")
-    job = service.create_import_job(db, storage, user, file.file, file.filename or "upload",
-                                    format=format or None, dry_run=dry_run, max_bytes=limit)
-    db.commit()
-    from eventport.jobs.import_tasks import enqueue_import
+    """Stream the upload into storage and queue the import; poll the returned job.
 
-    enqueue_import(job.id)
+    The file goes straight to its staging key as it arrives — no temporary copy on the
+    web server's disk. ``format`` may be a query parameter or a form field before the file.
+    """
+    limit = get_settings().import_max_bytes
+
+    def store(chunks: Iterator[bytes], info: UploadInfo) -> ImportJob:
+        job = service.create_import_job(
+            db, storage, user, chunks, info.filename or "upload",
+            format=format or info.fields.get("format") or None, dry_run=dry_run,
+            max_bytes=limit)
+        db.commit()
+        return job
+
+    job, info = await receive_file(request, store, max_bytes=limit)
+    late_format = info.fields.get("format")
+    if late_format and not job.format:
+        await run_in_threadpool(_set_format, db, job, late_format)
+    await run_in_threadpool(enqueue_import, job.id)
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
+
+
+def _set_format(db: Session, job: ImportJob, format: str) -> None:
+    """A ``format`` field sent after the file: still honoured, checked the same way."""
+    check_format(format)
+    job.format = format
+    db.commit()
 
 
 @router.get("/{job_id}")

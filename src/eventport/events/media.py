@@ -9,13 +9,13 @@ new one is safely stored and the database row committed (the caller discards it)
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import filetype
 from sqlalchemy.orm import Session
 
-from eventport.errors import InvalidInput, PayloadTooLarge
+from eventport.errors import InvalidInput
 from eventport.events.models import Event, MediaFile
 from eventport.events.resources import (
     ACCEPTED_TYPES,
@@ -24,40 +24,14 @@ from eventport.events.resources import (
     slugify,
 )
 from eventport.storage import Storage
+from eventport.streams import chunks_of, limited, read_head
 
 SNIFF_BYTES = 8192
-CHUNK = 1024 * 1024
 
 
 def sniff(head: bytes) -> str | None:
     kind = filetype.guess(head)
     return kind.mime if kind is not None else None
-
-
-def _read_head(chunks: Iterator[bytes]) -> bytes:
-    head = b""
-    for chunk in chunks:
-        head += chunk
-        if len(head) >= SNIFF_BYTES:
-            break
-    return head
-
-
-def _limited(head: bytes, rest: Iterator[bytes], limit: int) -> Iterator[bytes]:
-    total = len(head)
-    if total > limit:
-        raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
-    yield head
-    for chunk in rest:
-        total += len(chunk)
-        if total > limit:
-            raise PayloadTooLarge(f"file is larger than the limit of {limit} bytes")
-        yield chunk
-
-
-def file_chunks(upload: BinaryIO) -> Iterator[bytes]:
-    while chunk := upload.read(CHUNK):
-        yield chunk
 
 
 def store_media(
@@ -66,7 +40,7 @@ def store_media(
     event: Event,
     row: Any,
     slot: MediaSlot,
-    upload: Iterable[bytes],
+    upload: Iterable[bytes] | BinaryIO,
     filename: str,
     max_bytes: int,
 ) -> tuple[MediaFile, str | None]:
@@ -75,8 +49,8 @@ def store_media(
     ``upload`` is consumed as a stream: the first bytes decide the type, the rest go
     straight to storage, and more than ``max_bytes`` aborts the write.
     """
-    chunks = iter(upload)
-    head = _read_head(chunks)
+    chunks = chunks_of(upload)
+    head = read_head(chunks, SNIFF_BYTES)
     if not head:
         raise InvalidInput("the uploaded file is empty")
     content_type = sniff(head)
@@ -94,7 +68,7 @@ def store_media(
     key = (f"events/{event.id}/media/{KIND_DIRS[slot.kind]}/"
            f"{secrets.token_hex(8)}-{slugify(stem or filename, 40)}.{ext}")
     result = storage.put_stream(
-        key, _limited(head, chunks, max_bytes), content_type=content_type,
+        key, limited(head, chunks, max_bytes), content_type=content_type,
         filename=f"{slugify(stem or filename, 60)}.{ext}",
     )
     media = MediaFile(

@@ -30,7 +30,7 @@ import posixpath
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
@@ -43,7 +43,7 @@ from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
-from eventport.errors import EventportError, InvalidInput, NotFound, PayloadTooLarge
+from eventport.errors import EventportError, InvalidInput, NotFound
 from eventport.events import service as events
 from eventport.events.media import sniff
 from eventport.events.models import Event, MediaFile
@@ -56,6 +56,7 @@ from eventport.imports.readers import check_format, read_upload, sniff_container
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
 from eventport.storage import Storage, StorageError, get_storage
+from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ PROGRESS_INTERVAL = 1.0  # seconds between progress writes
 MAX_ATTEMPTS = 3
 PUBLISH_THREADS = 4
 SNIFF_BYTES = 8192
-CHUNK = 1024 * 1024
 
 
 def staging_prefix(job_id: str) -> str:
@@ -74,23 +74,11 @@ def staging_prefix(job_id: str) -> str:
 # ------------------------------------------------------------------------- requesting
 
 
-def _limited(head: bytes, rest: BinaryIO, limit: int) -> Iterator[bytes]:
-    total = len(head)
-    if total > limit:
-        raise PayloadTooLarge(f"the file is larger than the import limit of {limit} bytes")
-    yield head
-    while chunk := rest.read(CHUNK):
-        total += len(chunk)
-        if total > limit:
-            raise PayloadTooLarge(f"the file is larger than the import limit of {limit} bytes")
-        yield chunk
-
-
 def create_import_job(
     db: Session,
     storage: Storage,
     user: User,
-    upload: BinaryIO,
+    upload: Iterable[bytes] | BinaryIO,
     filename: str,
     *,
     format: str | None = None,
@@ -100,7 +88,8 @@ def create_import_job(
     """Store the upload under the job's staging key and record the job (caller commits)."""
     check_format(format)
     limit = max_bytes or get_settings().import_max_bytes
-    head = upload.read(SNIFF_BYTES)
+    chunks = chunks_of(upload)
+    head = read_head(chunks, SNIFF_BYTES)
     if not head:
         raise InvalidInput("the uploaded file is empty")
     container = sniff_container(head)
@@ -113,7 +102,7 @@ def create_import_job(
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],
                     result={})
     key = f"{staging_prefix(job.id)}upload"
-    result = storage.put_stream(key, _limited(head, upload, limit),
+    result = storage.put_stream(key, limited(head, chunks, limit, "import file"),
                                 metadata={"import-job": job.id})
     job.staging_key, job.upload_size = key, result.size
     db.add(job)
