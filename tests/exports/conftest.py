@@ -94,6 +94,15 @@ def storage_root(worker_pool) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _no_fsync_in_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the demo fsyncs ~160 times (half its time); durability is the storage
+    suite's subject, not ours. Workers (subprocesses) still fsync."""
+    import os
+
+    monkeypatch.setattr(os, "fsync", lambda fd: None)
+
+
 # ------------------------------------------------------------------------------ callers
 
 

@@ -164,6 +164,11 @@ class ArchiveWriter:
         self._zip.close()
         self._out.flush()
 
+    def abort(self) -> None:
+        """Drop the zip without writing its end: the sink is being discarded anyway, and
+        zipfile must not try to finish it later (from ``__del__``) into a dead upload."""
+        self._zip.fp = None
+
     @property
     def size(self) -> int:
         """Bytes written so far (the whole archive once closed)."""

@@ -494,20 +494,29 @@ def stale_jobs(db: Session, *, now: dt.datetime | None = None,
     """
     now = now or utcnow()
     stale = now - dt.timedelta(seconds=stale_after or get_settings().job_stale_after)
-    jobs = list(db.scalars(select(ExportJob).where(
+    candidates = db.execute(select(
+        ExportJob.id, ExportJob.state, ExportJob.attempts, ExportJob.cancel_requested
+    ).where(
         ExportJob.state.in_(ACTIVE_STATES),
         or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale),
-    )))
+    )).all()
     resend = []
-    for job in jobs:
-        if job.state == JobState.RUNNING.value and job.cancel_requested:
-            job.state, job.progress_stage, job.finished_at = "cancelled", "cancelled", now
-        elif job.state == JobState.RUNNING.value and job.attempts >= MAX_ATTEMPTS:
-            job.state, job.progress_stage, job.finished_at = "failed", "failed", now
-            job.error = f"the worker running this export stopped {job.attempts} times"
+    for job_id, state, attempts, cancel_requested in candidates:
+        # Conditional on what was read: a worker claiming the job meanwhile wins.
+        unchanged = update(ExportJob).where(
+            ExportJob.id == job_id, ExportJob.state == state, ExportJob.attempts == attempts,
+            or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale))
+        if state == JobState.RUNNING.value and cancel_requested:
+            db.execute(unchanged.values(state=JobState.CANCELLED.value,
+                                        progress_stage="cancelled", finished_at=now))
+        elif state == JobState.RUNNING.value and attempts >= MAX_ATTEMPTS:
+            db.execute(unchanged.values(
+                state=JobState.FAILED.value, progress_stage="failed", finished_at=now,
+                error=f"the worker running this export stopped {attempts} times"))
+        elif state == JobState.QUEUED.value:
+            if db.execute(unchanged.values(heartbeat_at=now)).rowcount:  # type: ignore[attr-defined]
+                resend.append(job_id)
         else:
-            if job.state == JobState.QUEUED.value:
-                job.heartbeat_at = now
-            resend.append(job.id)
+            resend.append(job_id)
     db.commit()
     return resend

@@ -95,6 +95,22 @@ class ArchiveExporter(Exporter):
         event_doc, documents = _drop_excluded_media(snapshot, excluded)
 
         archive = ArchiveWriter(out)
+        try:
+            self._write_entries(snapshot, ctx, archive, kinds, included, event_doc, documents)
+        except BaseException:
+            archive.abort()
+            raise
+
+    def _write_entries(
+        self,
+        snapshot: EventSnapshot,
+        ctx: ExportContext,
+        archive: ArchiveWriter,
+        kinds: set[str],
+        included: list[MediaEntry],
+        event_doc: dict[str, Any],
+        documents: dict[str, list[dict[str, Any]]],
+    ) -> None:
         ctx.progress("documents", 0, 1)
         archive.add_bytes("event.json", canonical_json(event_doc), "application/json")
         names = [n for n in DOCUMENT_ORDER if n in documents]
