@@ -206,10 +206,13 @@ def job_state(page) -> tuple[str | None, str | None, int, int]:
     }""")
 
 
-def start_export(page) -> str:
+def start_export(page, press: Callable[[], None] | None = None) -> str:
     """Press Export and wait until the panel follows the new job (not the last one shown)."""
     before = job_state(page)[0]
-    page.get_by_role("button", name="Export", exact=True).click()
+    if press is None:
+        page.get_by_role("button", name="Export", exact=True).click()
+    else:
+        press()
     page.wait_for_function(
         "before => { const p = document.getElementById('job-panel');"
         " return !p.hidden && p.dataset.jobId && p.dataset.jobId !== before; }", arg=before)
@@ -398,6 +401,7 @@ def test_import_open_event_zip_with_dry_run_leads_to_the_event(open_page, tmp_pa
     counts = page.locator("#import-result tbody tr")
     assert counts.count() > 0
     assert "session" in page.locator("#import-result").inner_text().lower()
+    screenshot(page, "import-dry-run-desktop")
     import_now.click()
     link = page.locator("#import-event-link")
     link.wait_for(state="visible", timeout=60_000)
@@ -436,7 +440,7 @@ def test_export_tab_works_from_the_keyboard_and_labels_every_control(open_page) 
     assert page.locator("#format").input_value() != "archive"
     page.keyboard.press("Tab")  # the media fieldset is disabled, so Export is next
     assert page.evaluate("document.activeElement.id") == "export-button"
-    page.keyboard.press("Enter")
+    start_export(page, lambda: page.keyboard.press("Enter"))
     follow_job(page, lambda state, done: state in TERMINAL)
     assert job_state(page)[1] == "succeeded"
     assert page.url.split("#")[0].endswith(f"/events/{event_id}/export")  # no navigation
