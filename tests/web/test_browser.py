@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_data import DATA
+
 pytestmark = pytest.mark.xdist_group("web-browser")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,7 +39,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-OPEN_EVENT_SAMPLE = Path("/work/shared/data/open-event/FOSSASIASummit2016")
+OPEN_EVENT_SAMPLE = DATA / "open-event" / "FOSSASIASummit2016"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DEMO_EMAIL = "demo@eventport.example"
