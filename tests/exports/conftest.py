@@ -3,7 +3,6 @@ and the real Celery worker from :mod:`tests.support.celery` (sending mail to the
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import hashlib
@@ -44,7 +43,7 @@ class _Handler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
@@ -86,7 +85,7 @@ def celery_worker_env(smtp_sink: Mailbox) -> dict[str, str]:
 
 
 @pytest.fixture
-def storage_root(worker_pool) -> Path:
+def storage_root(worker_pool) -> Path:  # noqa: F811
     """Every export test uses the storage its session's workers use, so data a fixture
     stores before the worker fixture runs is where the worker looks."""
     root = worker_pool.storage_root

@@ -98,7 +98,7 @@ class Worker:
 def start_worker(env: dict[str, str], log_path: Path, *, concurrency: int = 2,
                  extra_args: tuple[str, ...] = ()) -> Worker:
     """Start ``eventport worker`` and wait until it consumes (its log says "ready")."""
-    out = open(log_path, "wb")  # noqa: SIM115 - handed to the child
+    out = open(log_path, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "eventport.cli", "worker", "--concurrency", str(concurrency),
          *extra_args],

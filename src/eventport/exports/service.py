@@ -416,6 +416,8 @@ def run_export(
         created_at = job.created_at
     run = _Run(job_id, attempt, sessions, clock, on_progress)
     key: str | None = None
+    if attempt > 1:
+        _abort_leftover_uploads(storage, f"events/{event_id}/exports/{job_id}/")
     try:
         exporter = get_exporter(format)()
         run.progress("snapshot", 0, 1)
@@ -459,6 +461,20 @@ def run_export(
     if notify:
         _notify(sessions, job_id)
     return JobState.SUCCEEDED.value
+
+
+def _abort_leftover_uploads(storage: Storage, prefix: str) -> None:
+    """A worker killed mid-upload could not abort its multipart upload; the next attempt
+    does, on backends that offer ``abort_incomplete_uploads(prefix)`` (S3-like stores).
+    Local storage needs nothing: its temp files live under ``.tmp`` and are never visible.
+    """
+    abort = getattr(storage, "abort_incomplete_uploads", None)
+    if abort is None:
+        return
+    try:
+        abort(prefix)
+    except StorageError:
+        log.warning("could not abort leftover uploads under %s", prefix, exc_info=True)
 
 
 def _discard(storage: Storage, key: str) -> None:

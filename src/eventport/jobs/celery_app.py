@@ -48,7 +48,10 @@ def broker_dir(settings: Settings) -> Path:
 
 
 def beat_schedule_path(settings: Settings) -> Path:
-    return Path(settings.data_dir).resolve() / f"celerybeat-{settings.broker_queue}"
+    """Beat's state file (last run times), in the data dir, which is created if needed."""
+    folder = Path(settings.data_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"celerybeat-{settings.broker_queue}"
 
 
 def _transport_options(settings: Settings) -> dict[str, Any]:

@@ -1,0 +1,121 @@
+"""The archive writer and exporter without a database: determinism, compression choice,
+zip64, streaming into a sink that cannot seek, and the CLI export with --out."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy.orm import Session
+
+from eventport.cli import main
+from eventport.exports.archive import ArchiveWriter, is_compressible
+from eventport.exports.registry import ExportContext, get_exporter
+from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from tests.exports.conftest import DemoEvent, verify_archive
+
+
+class ForwardOnlySink:
+    """Like a multipart upload: write and tell, no seek, no read."""
+
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def write(self, data: bytes) -> int:
+        return self.buffer.write(data)
+
+    def tell(self) -> int:
+        return self.buffer.tell()
+
+    def flush(self) -> None:
+        pass
+
+
+def _snapshot(media: dict[str, bytes]) -> EventSnapshot:
+    entries = [MediaEntry(path=f"media/images/speakers/{i}-x.jpg", storage_key=key,
+                          kind="image", content_type="image/jpeg", size=len(data),
+                          sha256=hashlib.sha256(data).hexdigest(), owner=f"speakers/{i}/photo")
+               for i, (key, data) in enumerate(sorted(media.items()), 1)]
+    speakers = [{"id": i, "name": "Ada", "photo": e.path} for i, e in enumerate(entries, 1)]
+    return EventSnapshot(
+        event={"id": 1, "identifier": "abc", "name": "Test", "timezone": "UTC"},
+        documents={"speakers": speakers, "sessions": []}, media=entries)
+
+
+def test_writer_is_deterministic_and_valid(tmp_path: Path) -> None:
+    blobs = []
+    for _ in range(2):
+        sink = ForwardOnlySink()
+        writer = ArchiveWriter(sink)
+        writer.add_bytes("a.json", b'{"x": 1}\n' * 100, "application/json")
+        writer.add_stream("media/images/p.jpg", iter([os.urandom(0)] + [b"\xff" * 1000] * 3),
+                          "image/jpeg")
+        writer.close()
+        blobs.append(sink.buffer.getvalue())
+        assert writer.size == len(blobs[-1])
+        assert writer.sha256 == hashlib.sha256(blobs[-1]).hexdigest()
+    assert blobs[0] == blobs[1]
+    path = tmp_path / "a.zip"
+    path.write_bytes(blobs[0])
+    assert subprocess.run(["unzip", "-tq", str(path)]).returncode == 0
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("a.json").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("media/images/p.jpg").compress_type == zipfile.ZIP_STORED
+        assert all(i.flag_bits & 0x08 for i in zf.infolist())  # data descriptors: streamed
+
+
+def test_compressibility_rules() -> None:
+    assert is_compressible("application/json") and is_compressible("text/calendar")
+    assert is_compressible("application/calendar+xml") and is_compressible("audio/x-wav")
+    for already in ("image/jpeg", "image/png", "video/mp4", "application/pdf",
+                    "application/zip", "audio/mpeg"):
+        assert not is_compressible(already)
+
+
+def test_exporter_skips_unreadable_media_and_lists_it(tmp_path: Path) -> None:
+    data = {"k1": os.urandom(3000), "k2": os.urandom(10), "k3": os.urandom(5000)}
+
+    def open_media(key: str):
+        if key == "k2":
+            raise FileNotFoundError(key)
+        if key == "k3":  # breaks off after the first chunk
+            yield data[key][:1000]
+            raise ConnectionError("reset by peer")
+        yield data[key]
+
+    warnings: list[dict] = []
+    ctx = ExportContext(options={"media": ["image"]}, open_media=open_media,
+                        warn=warnings.append)
+    blob = get_exporter("archive")().render(_snapshot(data), ctx)
+    manifest = verify_archive(blob, tmp_path)
+    missing = {m["path"]: m["reason"] for m in manifest["missing"]}
+    assert set(missing) == {"media/images/speakers/2-x.jpg", "media/images/speakers/3-x.jpg"}
+    assert "read failed after 1000 bytes" in missing["media/images/speakers/3-x.jpg"]
+    assert {w["path"] for w in warnings} >= set(missing)
+    assert manifest["counts"]["media"] == 1
+
+
+def test_excluded_media_are_null_in_documents(tmp_path: Path) -> None:
+    data = {"k1": os.urandom(100)}
+    ctx = ExportContext(options={"media": ["document"]}, open_media=lambda k: iter([data[k]]))
+    blob = get_exporter("archive")().render(_snapshot(data), ctx)
+    verify_archive(blob, tmp_path)
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        assert not [n for n in zf.namelist() if n.startswith("media/")]
+        assert b'"photo": null' in zf.read("speakers.json")
+
+
+def test_cli_export_with_out_file(db: Session, demo_event: DemoEvent, tmp_path: Path) -> None:
+    out = tmp_path / "event.zip"
+    result = CliRunner().invoke(main, ["export", demo_event.identifier, "--media", "image",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = verify_archive(out.read_bytes(), tmp_path)
+    assert manifest["options"] == {"media": ["image"]}
+    bad = CliRunner().invoke(main, ["export", "no-such-event"])
+    assert bad.exit_code == 1 and "no event" in bad.output
