@@ -11,16 +11,19 @@ import logging
 
 from celery import shared_task
 
+from eventport.exports import service
+from eventport.exports.registry import exporters
 from eventport.jobs.celery_app import EXPORT_TASK, REQUEUE_TASK, RETENTION_TASK
 
 log = logging.getLogger(__name__)
 
+# Load every format when the worker starts, not during the first export.
+exporters()
+
 
 @shared_task(name=EXPORT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_export_task(job_id: str) -> str | None:
-    from eventport.exports.service import run_export
-
-    return run_export(job_id)
+    return service.run_export(job_id)
 
 
 @shared_task(name=RETENTION_TASK, ignore_result=True)
@@ -41,11 +44,10 @@ def retention_sweep_task() -> int:
 def requeue_stale_task() -> list[str]:
     """Re-send jobs whose worker died (stale heartbeat) or whose message was lost."""
     from eventport.db import session_scope
-    from eventport.exports.service import stale_jobs
     from eventport.jobs.celery_app import enqueue_export
 
     with session_scope() as db:
-        job_ids = stale_jobs(db)
+        job_ids = service.stale_jobs(db)
     for job_id in job_ids:
         log.warning("export %s: worker lost or message missing; queuing it again", job_id)
         enqueue_export(job_id)
