@@ -506,3 +506,44 @@ def test_permanent_errors_are_not_retried(
 
 def test_backends_cover_all_five() -> None:
     assert set(BACKENDS) == {"local", "memory", "s3", "gcs", "azure"}
+
+
+_FORK_SCRIPT = """
+import os, sys
+from eventport.storage import open_storage
+storage = open_storage(sys.argv[1])   # configured in the parent, no I/O yet (lazy)
+pid = os.fork()
+if pid == 0:
+    data = b"".join(storage.open("fork.txt"))
+    os._exit(0 if data == b"before fork" else 3)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert b"".join(storage.open("fork.txt")) == b"before fork"   # parent builds its own
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("name", ["s3", "azure"])
+def test_forked_worker_builds_its_own_client(
+    make_storage: Callable[[str], Backend], name: str
+) -> None:
+    """Celery prefork: the parent configures storage without I/O, children use it.
+
+    Runs in a fresh interpreter because obstore's runtime does not survive a fork once a
+    process has done I/O with it (this pytest process has) — which is exactly why stores
+    are built lazily, per process, on first use.
+    """
+    import subprocess
+    import sys
+
+    backend = make_storage(name)
+    backend.storage.put_stream("fork.txt", [b"before fork"])
+    proc = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT, backend.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+    backend.storage.delete_prefix("")

@@ -38,7 +38,7 @@ from eventport.storage.signing import signed_download_url
 
 @dataclass(frozen=True)
 class _Object:
-    data: bytes
+    data: bytes | bytearray  # a committed bytearray is never mutated again
     content_type: str
     metadata: Mapping[str, str]
     filename: str | None
@@ -57,7 +57,7 @@ _namespaces_lock = threading.Lock()
 
 class _MemoryWriter:
     def __init__(self) -> None:
-        self._parts: list[bytes] = []
+        self._buf = bytearray()
         self._digest = Digest()
         self._result: PutResult | None = None
         self.closed = False
@@ -65,10 +65,10 @@ class _MemoryWriter:
     def write(self, data: bytes, /) -> int:
         if self.closed:
             raise ValueError("write to a closed storage writer")
-        chunk = bytes(data)
-        self._parts.append(chunk)
-        self._digest.update(chunk)
-        return len(chunk)
+        view = memoryview(data)
+        self._buf += view
+        self._digest.update(view)
+        return len(view)
 
     def tell(self) -> int:
         return self._digest.size
@@ -120,13 +120,12 @@ class MemoryStorage:
         yield w
         w.closed = True
         obj = _Object(
-            data=b"".join(w._parts),
+            data=w._buf,  # kept as is: joining parts would briefly double the memory
             content_type=content_type,
             metadata=dict(metadata or {}),
             filename=filename,
             last_modified=dt.datetime.now(dt.UTC),
         )
-        w._parts.clear()
         with self._ns.lock:
             self._ns.objects[key] = obj
         w._result = w._digest.result(key)
@@ -160,7 +159,7 @@ class MemoryStorage:
         return self._read(obj.data, start, end if end is not None else len(obj.data))
 
     @staticmethod
-    def _read(data: bytes, start: int, end: int) -> Iterator[bytes]:
+    def _read(data: bytes | bytearray, start: int, end: int) -> Iterator[bytes]:
         view = memoryview(data)
         for offset in range(start, end, READ_SIZE):
             yield bytes(view[offset : min(offset + READ_SIZE, end)])
