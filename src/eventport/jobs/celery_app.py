@@ -72,10 +72,34 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+#: Beat entries of task modules that may not exist yet: name -> (task, module).
+OPTIONAL_REQUEUE_TASKS = {
+    "requeue-stale-imports": ("eventport.imports.requeue_stale", "eventport.jobs.import_tasks"),
+}
+
+
+def _beat_schedule(settings: Settings, modules: list[str]) -> dict[str, Any]:
+    queue = settings.broker_queue
+    every = max(2.0, settings.job_stale_after / 3)
+    requeue = {"schedule": every, "options": {"queue": queue, "expires": every}}
+    schedule: dict[str, Any] = {
+        "requeue-stale-jobs": {"task": REQUEUE_TASK, **requeue},
+        "export-retention": {
+            "task": RETENTION_TASK,
+            "schedule": RETENTION_EVERY,
+            "options": {"queue": queue},
+        },
+    }
+    for name, (task, module) in OPTIONAL_REQUEUE_TASKS.items():
+        if module in modules:
+            schedule[name] = {"task": task, **requeue}
+    return schedule
+
+
 def build_app(settings: Settings) -> Celery:
     queue = settings.broker_queue
-    app = Celery("eventport", broker=settings.broker_url,
-                 include=_existing(TASK_MODULES))
+    modules = _existing(TASK_MODULES)
+    app = Celery("eventport", broker=settings.broker_url, include=modules)
     app.conf.update(
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
@@ -93,18 +117,7 @@ def build_app(settings: Settings) -> Celery:
         # Separate control exchanges per queue: pings and revokes stay in one deployment.
         control_exchange=f"{queue}.control",
         timezone="UTC",
-        beat_schedule={
-            "requeue-stale-jobs": {
-                "task": REQUEUE_TASK,
-                "schedule": max(2.0, settings.job_stale_after / 3),
-                "options": {"queue": queue, "expires": max(2.0, settings.job_stale_after / 3)},
-            },
-            "export-retention": {
-                "task": RETENTION_TASK,
-                "schedule": RETENTION_EVERY,
-                "options": {"queue": queue},
-            },
-        },
+        beat_schedule=_beat_schedule(settings, modules),
         beat_schedule_filename=str(beat_schedule_path(settings)),
     )
     return app
