@@ -176,6 +176,23 @@ def test_list_and_delete_prefix(backend: Backend) -> None:
     assert [i.key for i in s.list()] == ["ab/4.txt"]
 
 
+def test_move_keeps_bytes_and_attributes(backend: Backend) -> None:
+    """Staged objects go live by a move: same bytes, type and metadata; source gone."""
+    s = backend.storage
+    data = b"staged photo bytes" * 100
+    s.put_stream("staging/job/1", [data], content_type="image/jpeg",
+                 metadata={"import_job": "job"}, filename="ada.jpg")
+    s.move("staging/job/1", "events/7/media/images/ada.jpg")
+    assert read_all(backend, "events/7/media/images/ada.jpg") == data
+    info = s.stat("events/7/media/images/ada.jpg")
+    assert info.content_type == "image/jpeg"
+    assert dict(info.metadata) == {"import_job": "job"}
+    assert not s.exists("staging/job/1")
+    assert [i.key for i in s.list("staging/")] == []
+    with pytest.raises(ObjectNotFound):
+        s.move("staging/job/1", "elsewhere/1")
+
+
 @pytest.mark.parametrize(
     "key", ["../escape", "/etc/passwd", "a/../../b", "a//b", "a/./b", "nul\x00byte", "x\\y", ""]
 )
@@ -547,3 +564,11 @@ def test_forked_worker_builds_its_own_client(
     )
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
     backend.storage.delete_prefix("")
+
+
+@pytest.mark.parametrize("name", ["import-job", "Upper", "", "1x", "with space"])
+def test_metadata_names_every_backend_accepts(backend: Backend, name: str) -> None:
+    """Azure refuses hyphenated metadata names; every backend refuses them the same way."""
+    with pytest.raises(InvalidKey):
+        backend.storage.put_stream("meta/bad", [b"x"], metadata={name: "v"})
+    assert not backend.storage.exists("meta/bad")

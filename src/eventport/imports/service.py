@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import posixpath
 import secrets
@@ -103,7 +104,7 @@ def create_import_job(
                     result={})
     key = f"{staging_prefix(job.id)}upload"
     result = storage.put_stream(key, limited(head, chunks, limit, "import file"),
-                                metadata={"import-job": job.id})
+                                metadata={"import_job": job.id})
     job.staging_key, job.upload_size = key, result.size
     db.add(job)
     try:
@@ -268,11 +269,14 @@ def _stage_media(run: _Run, storage: Storage, zf: SafeZip, data: EventData, dry_
 
         key = f"{staging_prefix(run.job_id)}media/{number:06d}"
         chunks = checked()
+        first = next(chunks, b"")  # the generator yields only once the type is known
         if dry_run:
             for _ in chunks:
                 pass
         else:
-            storage.put_stream(key, chunks, metadata={"import-job": run.job_id})
+            storage.put_stream(key, itertools.chain([first], chunks),
+                               content_type=state["type"] or "application/octet-stream",
+                               metadata={"import_job": run.job_id})
         size, sha = state["size"], digest.hexdigest()
         if (ref.size is not None and size != ref.size) or (ref.sha256 and sha != ref.sha256):
             raise ImportRefused(f"{ref.path} does not match manifest.json (size or SHA-256 "
@@ -344,15 +348,19 @@ def _write(db: Session, owner: User, data: EventData, staged: dict[str, _Staged]
 
 
 def _publish(run: _Run, storage: Storage, publish: list[tuple[str, str]]) -> None:
-    """Copy staged media to their final keys (idempotent: a retry copies again)."""
+    """Move staged media to their final keys (idempotent: a retry skips what moved).
+
+    A move is a rename on local disk and a server-side copy on object stores: no media
+    byte passes through the worker a second time.
+    """
     run.progress("publishing", 0, len(publish), force=True)
 
     def copy(pair: tuple[str, str]) -> None:
         source, target = pair
         if not storage.exists(target):
-            storage.put_stream(target, storage.open(source))
+            storage.move(source, target)
 
-    # Copies are I/O-bound (uploads, fsyncs): a few in flight hide the latency.
+    # Server-side copies are latency-bound: a few in flight hide the round trips.
     with ThreadPoolExecutor(max_workers=PUBLISH_THREADS) as pool:
         for done, _ in enumerate(pool.map(copy, publish), start=1):
             run.progress("publishing", done, len(publish))

@@ -42,6 +42,7 @@ from eventport.storage.base import (
     StorageError,
     TransientStorageError,
     validate_key,
+    validate_metadata,
 )
 from eventport.storage.retry import call_with_retry
 
@@ -221,6 +222,7 @@ class ObstoreBackend:
     def _attributes(
         self, content_type: str, metadata: Mapping[str, str] | None, filename: str | None
     ) -> dict[str, str]:
+        validate_metadata(metadata)
         attrs: dict[str, str] = {"Content-Type": content_type}
         if filename:
             # Signed URLs cannot carry a response-content-disposition through obstore,
@@ -412,6 +414,13 @@ class ObstoreBackend:
             self._call(lambda: obstore.delete(store, key), key, "delete")
         except ObjectNotFound:
             pass
+
+    def move(self, source: str, target: str) -> None:
+        """Server-side copy then delete (obstore's rename): no bytes pass through us."""
+        validate_key(source)
+        validate_key(target)
+        store = self.store
+        self._call(lambda: obstore.rename(store, source, target), source, "move")
 
     def _list_meta(self, prefix: str) -> Iterator[Mapping[str, Any]]:
         validate_key(prefix, allow_prefix=True)

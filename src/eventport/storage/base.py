@@ -119,6 +119,12 @@ class Storage(Protocol):
         """Remove one object; a missing object is not an error."""
         ...
 
+    def move(self, source: str, target: str) -> None:
+        """Rename an object, server-side where the backend can, keeping its content type,
+        metadata and filename; the target appears whole or not at all. Used to make
+        staged objects live (imports) without streaming their bytes through Eventport."""
+        ...
+
     def delete_prefix(self, prefix: str) -> int: ...
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
@@ -128,6 +134,23 @@ class Storage(Protocol):
     def check(self) -> None:
         """Cheap reachability probe for /health; raises StorageError with a hint."""
         ...
+
+
+_METADATA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def validate_metadata(metadata: Mapping[str, str] | None) -> None:
+    """Metadata names every backend accepts: Azure wants C# identifiers, S3 lower case.
+
+    Checked on every backend, the local one included, so a name that only Azure would
+    refuse fails in the first test rather than in an operator's first export.
+    """
+    for name, value in (metadata or {}).items():
+        if not _METADATA_NAME.match(name):
+            raise InvalidKey(f"metadata name {name!r} must match [a-z][a-z0-9_]* "
+                             "(Azure and S3 both accept only such names)")
+        if not isinstance(value, str) or not value.isascii() or len(value) > 1024:
+            raise InvalidKey(f"metadata {name!r} must be an ASCII string of ≤ 1024 characters")
 
 
 _KEY_SEGMENT = re.compile(r"^[^\x00-\x1f\x7f\\]+$")

@@ -42,6 +42,7 @@ from eventport.storage.base import (
     StorageError,
     TransientStorageError,
     validate_key,
+    validate_metadata,
 )
 from eventport.storage.retry import call_with_retry
 
@@ -326,6 +327,7 @@ class GCSStorage:
         filename: str | None = None,
     ) -> Iterator[_GCSWriter]:
         blob = self._blob(key)
+        validate_metadata(metadata)
         if metadata:
             blob.metadata = dict(metadata)
         if filename:
@@ -446,6 +448,17 @@ class GCSStorage:
                 blob.delete(timeout=TIMEOUT, retry=None)
 
         self._call(remove, key, "delete")
+
+    def move(self, source: str, target: str) -> None:
+        """Server-side copy (keeps content type and metadata), then delete the source."""
+        blob = self._blob(source)
+        self._blob(target)  # validates the target key
+
+        def copy() -> None:
+            self.bucket.copy_blob(blob, self.bucket, self._path(target), timeout=TIMEOUT)
+
+        self._call(copy, source, "move")
+        self.delete(source)
 
     def _iter_blobs(self, prefix: str) -> Iterator[Any]:
         validate_key(prefix, allow_prefix=True)

@@ -42,6 +42,7 @@ from eventport.storage.base import (
     PutResult,
     StorageError,
     validate_key,
+    validate_metadata,
 )
 from eventport.storage.signing import signed_download_url
 
@@ -178,9 +179,10 @@ class LocalStorage:
         filename: str | None = None,
     ) -> Iterator[_LocalWriter]:
         target = self._path(key)
+        validate_metadata(metadata)
         if target.is_dir():
             raise StorageError(
-                f"local storage: key {key!r} is a directory of other objects at {target}"
+                f"local storage: key {key!r} is a folder of other objects, not an object"
             )
         self._tmp.mkdir(exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".part")
@@ -216,8 +218,8 @@ class LocalStorage:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError) as exc:
             raise StorageError(
-                f"local storage: cannot store {key!r}: a parent of {target} is a file "
-                "(an object key cannot also be a prefix on local disk)"
+                f"local storage: cannot store {key!r}: a parent folder of that key is an "
+                "object (an object key cannot also be a prefix on local disk)"
             ) from exc
         sidecar = {
             "content_type": content_type,
@@ -266,7 +268,7 @@ class LocalStorage:
         try:
             fh = open(path, "rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-            raise ObjectNotFound(f"local storage: no object {key!r} under {self.root}") from exc
+            raise ObjectNotFound(f"local storage: no object {key!r}") from exc
         size = os.fstat(fh.fileno()).st_size
         start, end = clamp_range(start, end, size)
         return self._read(fh, start, end)
@@ -289,7 +291,7 @@ class LocalStorage:
         try:
             st = path.stat()
         except (FileNotFoundError, NotADirectoryError) as exc:
-            raise ObjectNotFound(f"local storage: no object {key!r} under {self.root}") from exc
+            raise ObjectNotFound(f"local storage: no object {key!r}") from exc
         if not path.is_file():
             raise ObjectNotFound(f"local storage: {key!r} is a prefix, not an object")
         meta = self._read_meta(key)
@@ -336,6 +338,27 @@ class LocalStorage:
             meta_path.unlink()
         self._prune(path.parent, self.root)
         self._prune(meta_path.parent, self._meta)
+
+    def move(self, source: str, target: str) -> None:
+        """A rename on the same filesystem: atomic and free whatever the size."""
+        source_path, target_path = self._path(source), self._path(target)
+        if not source_path.is_file():
+            raise ObjectNotFound(f"local storage: no object {source!r}")
+        try:
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise StorageError(
+                f"local storage: cannot move to {target!r}: a parent folder of that key is "
+                "an object"
+            ) from exc
+        source_meta, target_meta = self._meta_path(source), self._meta_path(target)
+        target_meta.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source_path, target_path)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(source_meta, target_meta)
+        _fsync_dir(target_path.parent)
+        self._prune(source_path.parent, self.root)
+        self._prune(source_meta.parent, self._meta)
 
     def delete_prefix(self, prefix: str) -> int:
         count = 0

@@ -32,6 +32,7 @@ from eventport.storage.base import (
     PutResult,
     StorageError,
     validate_key,
+    validate_metadata,
 )
 from eventport.storage.signing import signed_download_url
 
@@ -116,6 +117,7 @@ class MemoryStorage:
         filename: str | None = None,
     ) -> Iterator[_MemoryWriter]:
         validate_key(key)
+        validate_metadata(metadata)
         w = _MemoryWriter()
         yield w
         w.closed = True
@@ -186,6 +188,15 @@ class MemoryStorage:
         validate_key(key)
         with self._ns.lock:
             self._ns.objects.pop(key, None)
+
+    def move(self, source: str, target: str) -> None:
+        validate_key(source)
+        validate_key(target)
+        with self._ns.lock:
+            obj = self._ns.objects.pop(source, None)
+            if obj is None:
+                raise ObjectNotFound(f"memory storage {self.url}: no object {source!r}")
+            self._ns.objects[target] = obj
 
     def delete_prefix(self, prefix: str) -> int:
         validate_key(prefix, allow_prefix=True)
