@@ -8,7 +8,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,10 @@ run: $(VENV)/.installed-run
 	$(BIN)/eventport demo --if-empty
 	$(BIN)/eventport serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test node_modules/.installed
+system-deps:
 	bash scripts/system-deps.sh
+
+test: system-deps $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
