@@ -61,11 +61,12 @@ def setup_env(root: Path) -> dict[str, str]:
 def generate(media_mb: int, name: str) -> tuple[int, int]:
     """Build the big event; returns (event id, media bytes). Media split: ~19% photos,
     ~21% slides, ~60% videos — the mix of a real conference with recordings."""
+    from tests.support.eventgen import generate_event
+
     from eventport.accounts.service import create_user
     from eventport.db import session_scope
     from eventport.db.migrate import upgrade
     from eventport.storage import get_storage
-    from tests.support.eventgen import generate_event
 
     upgrade()
     total = media_mb * 1_000_000
@@ -89,11 +90,12 @@ def generate(media_mb: int, name: str) -> tuple[int, int]:
 
 
 def run_eventport(root: Path, env: dict[str, str], event_id: int) -> dict[str, float]:
+    from tests.support.celery import start_worker
+
     from eventport.db import session_scope
     from eventport.events.models import Event
     from eventport.exports import service
     from eventport.jobs import enqueue_export
-    from tests.support.celery import start_worker
 
     worker = start_worker(env, root / f"worker-{event_id}.log", concurrency=2)
     try:
@@ -198,12 +200,14 @@ def main() -> None:
         naive = run_naive(root, env, event_id)
         print()
         print(f"{'pipeline':<22}{'wall s':>9}{'MB/s':>9}{'archive MB':>12}{'peak RSS MB':>13}")
-        print(f"{'eventport (worker)':<22}{ours['wall']:>9.2f}{mbps(ours['size'], ours['wall']):>9.0f}"
+        print(f"{'eventport (worker)':<22}{ours['wall']:>9.2f}"
+              f"{mbps(ours['size'], ours['wall']):>9.0f}"
               f"{ours['size'] / 1e6:>12.0f}{ours['rss']:>13.0f}")
         print(f"{'naive (seed system)':<22}{naive['wall']:>9.2f}"
               f"{mbps(naive['size'], naive['wall']):>9.0f}{naive['size'] / 1e6:>12.0f}"
               f"{naive['rss']:>13.0f}")
-        print(f"{'tar cf (same bytes)':<22}{tar['wall']:>9.2f}{mbps(tar['size'], tar['wall']):>9.0f}"
+        print(f"{'tar cf (same bytes)':<22}{tar['wall']:>9.2f}"
+              f"{mbps(tar['size'], tar['wall']):>9.0f}"
               f"{tar['size'] / 1e6:>12.0f}{'-':>13}")
         print()
         print(f"eventport job time (claim to done): {ours['job']:.2f}s; "
