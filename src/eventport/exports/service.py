@@ -426,7 +426,7 @@ def run_export(
         filename = download_filename(identifier, format, exporter.extension, created_at)
         key = storage_key(event_id, job_id, filename)
         with storage.writer(key, content_type=exporter.content_type, filename=filename,
-                            metadata={"export-job": job_id}) as out:
+                            metadata={"export_job": job_id}) as out:
             exporter.write(snapshot, out, run.context(options, storage))  # type: ignore[arg-type]
             run.check_cancelled()  # last chance: leaving the block by raising aborts the upload
         result = out.result
