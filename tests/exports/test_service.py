@@ -4,7 +4,9 @@ claiming, dedupe, cancel, failures, stale-worker recovery, notifications."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
+import io
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -126,6 +128,25 @@ def test_bad_requests_are_422(client: TestClient, demo_event: DemoEvent) -> None
         response = client.post(url, json=body, headers=demo_event.headers)
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_schedule_options_travel_with_the_job(client: TestClient, demo_event: DemoEvent
+                                               ) -> None:
+    """The original's ``status`` filter and a BOM for spreadsheets, through a real job."""
+    url = f"/api/v1/events/{demo_event.id}/exports"
+    job = start_export(client, demo_event.id, demo_event.headers, format="sessions-csv",
+                       states=["confirmed", "confirmed"], bom=True)
+    assert job["options"] == {"bom": True, "states": ["confirmed"]}
+    assert service.run_export(job["id"], notify=False) == "succeeded"
+    body = client.get(f"/api/v1/exports/{job['id']}/download", headers=demo_event.headers,
+                      follow_redirects=True).content
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows and {row["state"] for row in rows} == {"confirmed"}
+    for bad in ({"format": "sessions-csv", "states": ["maybe"]},
+                {"format": "ical", "bom": True}, {"format": "pentabarf", "states": 5}):
+        response = client.post(url, json=bad, headers=demo_event.headers)
+        assert response.status_code == 422, (bad, response.text)
 
 
 def test_cancel_running_export_leaves_no_object(client: TestClient, db: Session,

@@ -46,7 +46,7 @@ def export_json(event: AnyRole, user: CurrentUser, db: Db,
                 body: OpenEventExportRequest | None = None) -> dict[str, str]:
     body = body or OpenEventExportRequest()
     media = [kind for kind in ("image", "document", "audio", "video") if getattr(body, kind)]
-    job = start_export(db, event, user, "archive", media)
+    job = start_export(db, event, user, "archive", {"media": media})
     return {"task_url": f"/v1/tasks/{job.id}"}
 
 

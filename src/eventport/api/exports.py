@@ -28,7 +28,14 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: str = Field(default="archive", max_length=32)
-    media: list[str] | None = None
+    media: list[str] | None = Field(default=None, max_length=10)
+    states: list[str] | str | None = Field(
+        default=None, description="schedule/CSV formats: session states to include")
+    bom: bool | None = Field(default=None, description="CSV formats: start with a UTF-8 BOM")
+
+    def options(self) -> dict[str, Any] | None:
+        given = {k: v for k, v in self.model_dump(exclude={"format"}).items() if v is not None}
+        return given or None
 
 
 class PinRequest(BaseModel):
@@ -55,9 +62,8 @@ def job_for(db: Db, user: User, job_id: str) -> ExportJob:
 
 
 def start_export(db: Db, event: Any, user: User, format: str,
-                 media: list[str] | None) -> ExportJob:
+                 options: dict[str, Any] | None) -> ExportJob:
     """Create (or find) the job and, when new, hand it to the workers."""
-    options = None if media is None else {"media": media}
     job, created = service.request_export(db, event, user, format, options)
     if created:
         enqueue_export(job.id)
@@ -67,7 +73,7 @@ def start_export(db: Db, event: Any, user: User, format: str,
 @router.post("/events/{event_id}/exports", status_code=202)
 def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db
                   ) -> dict[str, Any]:
-    return job_json(start_export(db, event, user, body.format, body.media))
+    return job_json(start_export(db, event, user, body.format, body.options()))
 
 
 @router.get("/events/{event_id}/exports")

@@ -54,6 +54,17 @@ class Exporter:
     public: ClassVar[bool] = False
     #: takes the ``media`` option (image/document/audio/video)
     accepts_media: ClassVar[bool] = False
+    #: the options a job of this format may carry
+    option_names: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def normalize_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The canonical form of ``options`` (``ValueError`` for a bad value).
+
+        Called when a job is requested, so a bad option is refused then, not when the
+        worker runs; equal requests get equal options (job dedupe, archive determinism).
+        """
+        return {}
 
     def write(self, snapshot: EventSnapshot, out: BinaryIO, ctx: ExportContext) -> None:
         """Stream the export into ``out``; the default renders in memory (small formats)."""
@@ -71,6 +82,7 @@ class Exporter:
             "content_type": cls.content_type,
             "public": cls.public,
             "accepts_media": cls.accepts_media,
+            "options": sorted(cls.option_names),
         }
 
 

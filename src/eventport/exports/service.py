@@ -49,7 +49,6 @@ from eventport.storage import Storage, StorageError, get_storage
 
 log = logging.getLogger(__name__)
 
-MEDIA_KINDS = ("image", "document", "audio", "video")
 #: Progress and heartbeat reach the database at most this often (seconds).
 PROGRESS_INTERVAL = 1.0
 #: A job whose worker died this many times is failed rather than retried forever.
@@ -74,21 +73,18 @@ def normalize_options(format: str, options: dict[str, Any] | None) -> dict[str, 
             f"unknown export format {format!r}; known: {', '.join(exporters())}"
         ) from None
     options = dict(options or {})
-    unknown = set(options) - {"media"}
+    if options.get("media") and not exporter.accepts_media:
+        raise InvalidInput(f"the {format} format does not include media files")
+    unknown = set(options) - exporter.option_names - {"media"}
     if unknown:
-        raise InvalidInput(f"unknown export option(s): {', '.join(sorted(unknown))}")
-    if not exporter.accepts_media:
-        if options.get("media"):
-            raise InvalidInput(f"the {format} format does not include media files")
-        return {}
-    media = options.get("media", list(MEDIA_KINDS))
-    if not isinstance(media, list | tuple) or not all(isinstance(k, str) for k in media):
-        raise InvalidInput('"media" must be a list of: ' + ", ".join(MEDIA_KINDS))
-    bad = sorted(set(media) - set(MEDIA_KINDS))
-    if bad:
-        raise InvalidInput(f"unknown media kind(s) {', '.join(bad)}; use: "
-                           + ", ".join(MEDIA_KINDS))
-    return {"media": sorted(set(media), key=MEDIA_KINDS.index)}
+        raise InvalidInput(f"unknown export option(s) for {format}: {', '.join(sorted(unknown))}"
+                           + (f"; it takes: {', '.join(sorted(exporter.option_names))}"
+                              if exporter.option_names else ""))
+    options = {k: v for k, v in options.items() if k in exporter.option_names}
+    try:
+        return exporter.normalize_options(options)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def options_key(options: dict[str, Any]) -> str:

@@ -80,6 +80,18 @@ class ArchiveExporter(Exporter):
     extension = "zip"
     content_type = "application/zip"
     accepts_media = True
+    option_names = frozenset({"media"})
+
+    @classmethod
+    def normalize_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        media = options.get("media", list(MEDIA_KINDS))
+        if not isinstance(media, list | tuple) or not all(isinstance(k, str) for k in media):
+            raise ValueError('"media" must be a list of: ' + ", ".join(MEDIA_KINDS))
+        bad = sorted(set(media) - set(MEDIA_KINDS))
+        if bad:
+            raise ValueError(f"unknown media kind(s) {', '.join(bad)}; use: "
+                             + ", ".join(MEDIA_KINDS))
+        return {"media": sorted(set(media), key=MEDIA_KINDS.index)}
 
     def render(self, snapshot: EventSnapshot, ctx: ExportContext) -> bytes:
         import io
