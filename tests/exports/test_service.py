@@ -149,6 +149,19 @@ def test_schedule_options_travel_with_the_job(client: TestClient, demo_event: De
         assert response.status_code == 422, (bad, response.text)
 
 
+def test_unscheduled_session_is_warned_about_once(client: TestClient, db: Session,
+                                                  demo_event: DemoEvent) -> None:
+    """Four schedule files leave it out; the job names it once, the archive still succeeds."""
+    created = client.post(f"/api/v1/events/{demo_event.id}/sessions", headers=demo_event.headers,
+                          json={"title": "Floating idea", "state": "confirmed"})
+    assert created.status_code == 201
+    job = start_export(client, demo_event.id, demo_event.headers, media=[])
+    assert service.run_export(job["id"], notify=False) == "succeeded"
+    warnings = _job(db, job["id"]).warnings
+    about_it = [w for w in warnings if w.get("session_id") == created.json()["id"]]
+    assert len(about_it) == 1 and about_it[0]["type"] == "unscheduled_session"
+
+
 def test_cancel_running_export_leaves_no_object(client: TestClient, db: Session,
                                                 demo_event: DemoEvent) -> None:
     job = _request(db, demo_event)

@@ -296,7 +296,10 @@ class _Run:
             self.heartbeat()
 
     def warn(self, warning: dict[str, Any]) -> None:
-        self.warnings.append(warning)
+        # The archive renders four schedule formats, each reporting the same unscheduled
+        # session: a user wants to read about it once.
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
     def heartbeat(self) -> None:
         """Write progress + heartbeat; learn about cancel requests and lost ownership."""
