@@ -225,6 +225,27 @@ def open_multipart_uploads(backend: Backend) -> list[str]:
     return [u["Key"] for u in uploads.get("Uploads", [])]
 
 
+def test_s3_aborts_uploads_a_killed_worker_left_open(
+    make_storage: Callable[[str], Backend],
+) -> None:
+    """A multipart upload started and never finished (the process died) is found and
+    aborted under its prefix only; uploads elsewhere are left alone."""
+    import boto3
+
+    backend = make_storage("s3")
+    client = boto3.client("s3", endpoint_url=backend.endpoint, region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    for key in ("jobs/1/archive.zip", "jobs/2/archive.zip"):
+        upload = client.create_multipart_upload(Bucket=BUCKET, Key=f"{backend.prefix}/{key}")
+        client.upload_part(Bucket=BUCKET, Key=f"{backend.prefix}/{key}", PartNumber=1,
+                           UploadId=upload["UploadId"], Body=b"x" * 1024)
+    assert sorted(open_multipart_uploads(backend)) == [
+        f"{backend.prefix}/jobs/1/archive.zip", f"{backend.prefix}/jobs/2/archive.zip"]
+    assert backend.storage.abort_incomplete_uploads("jobs/1/") == 1  # type: ignore[attr-defined]
+    assert open_multipart_uploads(backend) == [f"{backend.prefix}/jobs/2/archive.zip"]
+    assert not backend.storage.exists("jobs/1/archive.zip")
+
+
 def azure_visible_blob(backend: Backend, key: str) -> bool:
     from azure.storage.blob import BlobClient
 

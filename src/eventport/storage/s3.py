@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from obstore.store import S3Store
 
 from eventport.storage._obstore import CLIENT_OPTIONS, CLIENT_RETRY, ObstoreBackend
-from eventport.storage.base import StorageError
+from eventport.storage.base import StorageError, validate_key
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -90,6 +90,43 @@ class S3Storage(ObstoreBackend):
             virtual_hosted=virtual,
             url=urlunsplit(parts),
         )
+
+    def abort_incomplete_uploads(self, prefix: str) -> int:
+        """Abort multipart uploads left open under ``prefix``; returns how many.
+
+        A worker killed mid-upload (SIGKILL, OOM, a lost node) cannot abort its own
+        upload, and the parts it sent are billed until someone does; the job's next
+        attempt calls this for the job's prefix. obstore cannot list uploads, so this one
+        maintenance call uses boto3 with the same endpoint, region and credentials.
+        Operators should still give buckets a lifecycle rule that aborts incomplete
+        uploads after a day, for uploads no retry will come back for.
+        """
+        validate_key(prefix, allow_prefix=True)
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = boto3.client(
+            "s3", endpoint_url=self.endpoint, region_name=self.region,
+            config=Config(s3={"addressing_style": "virtual" if self.virtual_hosted else "path"},
+                          retries={"max_attempts": 4, "mode": "standard"}),
+        )
+        full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        aborted = 0
+        try:
+            pages = client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=full_prefix)
+            for page in pages:
+                for upload in page.get("Uploads", []):
+                    client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                  UploadId=upload["UploadId"])
+                    aborted += 1
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(
+                f"S3 bucket {self.bucket!r}: could not abort incomplete uploads under "
+                f"{full_prefix!r} ({exc}). {self.credentials_hint}"
+            ) from exc
+        return aborted
 
     def _build_store(self) -> Any:
         options = dict(CLIENT_OPTIONS)
