@@ -40,11 +40,10 @@ def _proc(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
                                 env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the scaled setup
 def test_ten_exports_survive_a_killed_worker(settings_env, database_url: str, moto_server,  # noqa: F811
                                              monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the multi-process test runs once, on PostgreSQL")
     if not reachable(REDIS_URL):
         pytest.skip("Redis is not running")
     import boto3

@@ -88,12 +88,12 @@ def test_missing_media_is_a_warning_not_a_failure(client: TestClient, db: Sessio
     assert warned not in {f["path"] for f in manifest["files"]}
 
 
-@pytest.mark.parametrize("broker", ["redis", "amqp"])
+@pytest.mark.parametrize(("broker", "database_url"),
+                         [("redis", "sqlite"), ("redis", "postgresql"), ("amqp", "postgresql")],
+                         indirect=["database_url"])  # RabbitMQ once, to keep the suite short
 def test_export_on_server_brokers(client: TestClient, demo_event: DemoEvent,
                                   start_broker_worker, broker: str, database_url: str,
                                   tmp_path: Path) -> None:
-    if broker == "amqp" and not database_url.startswith("postgresql"):
-        pytest.skip("RabbitMQ is exercised once (PostgreSQL run) to keep the suite short")
     start_broker_worker(broker)
     job = start_export(client, demo_event.id, demo_event.headers, media=["image"])
     job = wait_finished(client, job["id"], demo_event.headers)
