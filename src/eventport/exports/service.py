@@ -27,10 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
@@ -40,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from eventport.accounts.models import User
 from eventport.config import Settings, get_settings
 from eventport.db import get_sessionmaker, utcnow
+from eventport.db.jobs import Clock, JobAttempt, claim
 from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.events.models import Event
 from eventport.exports.models import ACTIVE_STATES, ExportJob, JobState
@@ -49,13 +47,8 @@ from eventport.storage import Storage, StorageError, get_storage
 
 log = logging.getLogger(__name__)
 
-#: Progress and heartbeat reach the database at most this often (seconds).
-PROGRESS_INTERVAL = 1.0
 #: A job whose worker died this many times is failed rather than retried forever.
 MAX_ATTEMPTS = 3
-
-Clock = Callable[[], dt.datetime]
-
 
 class LostOwnership(ExportCancelled):
     """Another worker claimed this job (ours was presumed dead); stop and publish nothing."""
@@ -269,31 +262,19 @@ def storage_key(event_id: int, job_id: str, filename: str) -> str:
     return f"events/{event_id}/exports/{job_id}/{filename}"
 
 
-@dataclass
-class _Run:
-    """One attempt at one job: throttled progress/heartbeat, cancel flag, warnings."""
+class _Run(JobAttempt):
+    """One attempt at one export: progress, the cancel flag, the warnings it collects."""
 
-    job_id: str
-    attempt: int
-    sessions: sessionmaker[Session]
-    clock: Clock
-    on_progress: Callable[[str, int, int], None] | None = None
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    stage: str = "starting"
-    done: int = 0
-    total: int = 0
-    _last_write: float = 0.0
-    _cancelled: bool = False
-    _lost: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    model = ExportJob
+    watched = ("cancel_requested",)
 
-    def progress(self, stage: str, done: int, total: int) -> None:
-        stage_changed = stage != self.stage
-        self.stage, self.done, self.total = stage, done, total
-        if self.on_progress is not None:
-            self.on_progress(stage, done, total)
-        if stage_changed or time.monotonic() - self._last_write >= PROGRESS_INTERVAL:
-            self.heartbeat()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.warnings: list[dict[str, Any]] = []
+        self.cancelled = False
+
+    def on_heartbeat(self, watched: dict[str, Any]) -> None:
+        self.cancelled = bool(watched["cancel_requested"])
 
     def warn(self, warning: dict[str, Any]) -> None:
         # The archive renders four schedule formats, each reporting the same unscheduled
@@ -301,31 +282,12 @@ class _Run:
         if warning not in self.warnings:
             self.warnings.append(warning)
 
-    def heartbeat(self) -> None:
-        """Write progress + heartbeat; learn about cancel requests and lost ownership."""
-        with self._lock:
-            self._last_write = time.monotonic()
-            with self.sessions() as db:
-                result = db.execute(
-                    update(ExportJob)
-                    .where(ExportJob.id == self.job_id, ExportJob.attempts == self.attempt,
-                           ExportJob.state == JobState.RUNNING.value)
-                    .values(heartbeat_at=self.clock(), progress_stage=self.stage,
-                            progress_done=self.done, progress_total=self.total)
-                    .returning(ExportJob.cancel_requested)
-                ).first()
-                db.commit()
-            if result is None:
-                self._lost = True
-            elif result[0]:
-                self._cancelled = True
-
     def check_cancelled(self) -> None:
-        if time.monotonic() - self._last_write >= PROGRESS_INTERVAL:
+        if self.due():
             self.heartbeat()
-        if self._lost:
+        if self.lost:
             raise LostOwnership(f"export {self.job_id} was taken over by another worker")
-        if self._cancelled:
+        if self.cancelled:
             raise ExportCancelled(f"export {self.job_id} was cancelled")
 
     def context(self, options: dict[str, Any], storage: Storage) -> ExportContext:
@@ -340,48 +302,16 @@ class _Run:
 
 def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
            stale_after: int) -> int | None:
-    """Take the job for this worker; returns the attempt number, or None if not ours to run.
-
-    One conditional UPDATE: a second delivery of the same message, or a worker racing
-    another, finds the row already running with a fresh heartbeat and backs off.
-    """
-    now = clock()
-    stale = now - dt.timedelta(seconds=stale_after)
-    with sessions() as db:
-        job = db.get(ExportJob, job_id)
-        if job is None:
-            return None
-        attempt = job.attempts + 1
-        result = db.execute(
-            update(ExportJob)
-            .where(
-                ExportJob.id == job_id,
-                ExportJob.attempts == job.attempts,
-                ExportJob.cancel_requested.is_(False),
-                or_(ExportJob.state == JobState.QUEUED.value,
-                    (ExportJob.state == JobState.RUNNING.value)
-                    & (ExportJob.heartbeat_at < stale)),
-            )
-            .values(state=JobState.RUNNING.value, attempts=attempt, started_at=now,
-                    heartbeat_at=now, progress_stage="snapshot", progress_done=0,
-                    progress_total=0, warnings=[])
-        )
-        db.commit()
-        return attempt if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    """Claim the export unless it was cancelled while queued; a fresh start each attempt."""
+    return claim(sessions, ExportJob, job_id, clock, stale_after,
+                 where=(ExportJob.cancel_requested.is_(False),),
+                 values={"progress_stage": "snapshot", "progress_done": 0,
+                         "progress_total": 0, "warnings": []})
 
 
 def _finish(sessions: sessionmaker[Session], run: _Run, **values: Any) -> bool:
-    """Record the outcome if the job is still ours; False when it was taken over."""
-    with sessions() as db:
-        result = db.execute(
-            update(ExportJob)
-            .where(ExportJob.id == run.job_id, ExportJob.attempts == run.attempt,
-                   ExportJob.state == JobState.RUNNING.value)
-            .values(finished_at=run.clock(), heartbeat_at=run.clock(),
-                    warnings=run.warnings, **values)
-        )
-        db.commit()
-        return result.rowcount == 1  # type: ignore[attr-defined]
+    """Record the outcome (and the warnings) if the job is still ours."""
+    return run.finish(warnings=run.warnings, **values)
 
 
 def run_export(

@@ -29,11 +29,9 @@ import itertools
 import logging
 import posixpath
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 from sqlalchemy import or_, select, update
@@ -44,12 +42,12 @@ from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
+from eventport.db.jobs import ACTIVE_STATES, Clock, JobAttempt, JobState, claim, new_job_id
 from eventport.errors import EventportError, InvalidInput, NotFound
 from eventport.events import service as events
 from eventport.events.media import sniff
 from eventport.events.models import Event, MediaFile
 from eventport.events.resources import ACCEPTED_TYPES, KIND_DIRS, PROGRAM, RESOURCES, slugify
-from eventport.exports.models import ACTIVE_STATES, JobState, new_job_id
 from eventport.imports.errors import ImportRefused
 from eventport.imports.model import EventData, ItemData, MediaRef
 from eventport.imports.models import ImportJob
@@ -61,8 +59,6 @@ from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], dt.datetime]
-PROGRESS_INTERVAL = 1.0  # seconds between progress writes
 MAX_ATTEMPTS = 3
 PUBLISH_THREADS = 4
 SNIFF_BYTES = 8192
@@ -155,75 +151,24 @@ class LostOwnership(Exception):
     """Another worker claimed the job (ours was presumed dead); stop quietly."""
 
 
-@dataclass
-class _Run:
-    job_id: str
-    attempt: int
-    sessions: sessionmaker[Session]
-    clock: Clock
-    on_progress: Callable[[str, int, int], None] | None = None
-    stage: str = "starting"
-    done: int = 0
-    total: int = 0
-    _last_write: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+class _Run(JobAttempt):
+    """One attempt at one import; stops at once when another worker took the job over."""
 
-    def progress(self, stage: str, done: int, total: int, *, force: bool = False) -> None:
-        changed = stage != self.stage
-        self.stage, self.done, self.total = stage, done, total
-        if self.on_progress is not None:
-            self.on_progress(stage, done, total)
-        if force or changed or time.monotonic() - self._last_write >= PROGRESS_INTERVAL:
-            self.heartbeat()
+    model = ImportJob
 
     def heartbeat(self) -> None:
-        with self._lock:
-            self._last_write = time.monotonic()
-            with self.sessions() as db:
-                result = db.execute(
-                    update(ImportJob)
-                    .where(ImportJob.id == self.job_id, ImportJob.attempts == self.attempt,
-                           ImportJob.state == JobState.RUNNING.value)
-                    .values(heartbeat_at=self.clock(), progress_stage=self.stage,
-                            progress_done=self.done, progress_total=self.total)
-                )
-                db.commit()
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                raise LostOwnership(f"import {self.job_id} was taken over by another worker")
+        super().heartbeat()
+        if self.lost:
+            raise LostOwnership(f"import {self.job_id} was taken over by another worker")
 
 
 def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
            stale_after: int) -> int | None:
-    now = clock()
-    stale = now - dt.timedelta(seconds=stale_after)
-    with sessions() as db:
-        job = db.get(ImportJob, job_id)
-        if job is None:
-            return None
-        attempt = job.attempts + 1
-        result = db.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.attempts == job.attempts,
-                   or_(ImportJob.state == JobState.QUEUED.value,
-                       (ImportJob.state == JobState.RUNNING.value)
-                       & (ImportJob.heartbeat_at < stale)))
-            .values(state=JobState.RUNNING.value, attempts=attempt,
-                    started_at=job.started_at or now, heartbeat_at=now)
-        )
-        db.commit()
-        return attempt if result.rowcount == 1 else None  # type: ignore[attr-defined]
+    return claim(sessions, ImportJob, job_id, clock, stale_after)
 
 
 def _finish(run: _Run, **values: Any) -> bool:
-    with run.sessions() as db:
-        result = db.execute(
-            update(ImportJob)
-            .where(ImportJob.id == run.job_id, ImportJob.attempts == run.attempt,
-                   ImportJob.state == JobState.RUNNING.value)
-            .values(finished_at=run.clock(), heartbeat_at=run.clock(), **values)
-        )
-        db.commit()
-        return result.rowcount == 1  # type: ignore[attr-defined]
+    return run.finish(**values)
 
 
 @dataclass
