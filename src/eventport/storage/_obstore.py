@@ -21,12 +21,13 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import obstore
 import obstore.exceptions as obx
 
 from eventport.storage._common import (
+    ClientFileWriter,
     Digest,
     clamp_range,
     content_disposition,
@@ -503,62 +504,12 @@ class ObstoreBackend:
         self._call(probe, None, "check")
 
 
-class ObstoreWriter:
+class ObstoreWriter(ClientFileWriter):
     """StorageWriter over obstore's WritableFile, hashing as bytes pass through."""
 
-    def __init__(self, raw: Any, key: str, backend: ObstoreBackend) -> None:
-        self._raw = raw
-        self._key = key
-        self._backend = backend
-        self._digest = Digest()
-        self._result: PutResult | None = None
-        self.closed = False
-
-    def write(self, data: bytes, /) -> int:
-        if self.closed:
-            raise ValueError("write to a closed storage writer")
-        view = memoryview(data)
-        try:
-            self._raw.write(view)
-        except Exception as exc:
-            err = self._backend.translate_write(exc, self._key)
-            if err is exc:
-                raise
-            raise err from exc
-        self._digest.update(view)
-        return len(view)
-
-    def tell(self) -> int:
-        return self._digest.size
-
-    def flush(self) -> None:
-        # obstore flushes a full part on its own; forcing a short part would break the
-        # 5 MiB minimum part size, so flush is a no-op for callers like zipfile.
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        """Complete the upload (called by the backend's ``writer`` on a clean exit)."""
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self._raw.close()
-        except Exception as exc:
-            err = self._backend.translate_write(exc, self._key)
-            if err is exc:
-                raise
-            raise err from exc
-        self._result = self._digest.result(self._key)
-
-    @property
-    def result(self) -> PutResult | None:
-        return self._result
+    def _reraise(self, exc: Exception) -> NoReturn:
+        # An exception translate_write does not know goes on as it is, not chained to itself.
+        err = self._backend.translate_write(exc, self._key)
+        if err is exc:
+            raise exc
+        raise err from exc

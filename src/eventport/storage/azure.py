@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from obstore.store import AzureStore
 
+from eventport.storage._common import parse_bucket_url
 from eventport.storage._obstore import CLIENT_OPTIONS, CLIENT_RETRY, ObstoreBackend
 from eventport.storage.base import StorageError
 
@@ -81,26 +82,17 @@ class AzureStorage(ObstoreBackend):
 
     @classmethod
     def from_url(cls, url: str) -> AzureStorage:
-        parts = urlsplit(url)
-        if parts.scheme != "az":
-            raise StorageError(f"Azure storage needs an az:// URL, got {url!r}")
-        if parts.username or parts.password:
-            raise StorageError(
-                "do not put credentials in EVENTPORT_STORAGE_URL; set "
-                "AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME/_KEY instead"
-            )
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(query) - {"endpoint_url"}
-        if unknown:
-            raise StorageError(
-                f"unknown Azure storage URL option(s) {sorted(unknown)}; supported: endpoint_url"
-            )
-        return cls(
-            parts.hostname or "",
-            parts.path.strip("/"),
-            endpoint=query.get("endpoint_url") or None,
-            url=urlunsplit(parts),
+        parsed = parse_bucket_url(
+            url,
+            name="Azure",
+            scheme="az",
+            article="an",
+            options=("endpoint_url",),
+            credentials_from=(
+                "AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_NAME/_KEY"
+            ),
         )
+        return cls(parsed.bucket, parsed.prefix, endpoint=parsed.endpoint, url=parsed.url)
 
     def _credentials(self) -> dict[str, Any]:
         """Account name/key/SAS/endpoint from the environment, as documented above."""

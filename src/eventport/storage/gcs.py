@@ -20,16 +20,16 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, BinaryIO
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from eventport.storage._common import (
-    Digest,
+    ClientFileWriter,
+    PutStreamViaWriter,
     clamp_range,
     content_disposition,
-    iter_input,
     join_key,
+    parse_bucket_url,
     strip_prefix,
 )
 from eventport.storage.base import (
@@ -38,7 +38,6 @@ from eventport.storage.base import (
     ObjectInfo,
     ObjectNotFound,
     PermanentStorageError,
-    PutResult,
     StorageError,
     TransientStorageError,
     validate_key,
@@ -62,64 +61,16 @@ def _upload_retry() -> Any:
     return Retry(predicate=DEFAULT_RETRY._predicate, initial=0.2, maximum=5.0, timeout=60.0)
 
 
-class _GCSWriter:
+class _GCSWriter(ClientFileWriter):
     """StorageWriter over BlobWriter, hashing as bytes pass through."""
-
-    def __init__(self, raw: Any, key: str, backend: GCSStorage) -> None:
-        self._raw = raw
-        self._key = key
-        self._backend = backend
-        self._digest = Digest()
-        self._result: PutResult | None = None
-        self.closed = False
-
-    def write(self, data: bytes, /) -> int:
-        if self.closed:
-            raise ValueError("write to a closed storage writer")
-        view = memoryview(data)
-        try:
-            self._raw.write(view)
-        except Exception as exc:
-            raise self._backend.translate_write(exc, self._key) from exc
-        self._digest.update(view)
-        return len(view)
-
-    def tell(self) -> int:
-        return self._digest.size
-
-    def flush(self) -> None:
-        pass  # GCS cannot flush without finalizing; data goes out chunk by chunk.
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self._raw.close()
-        except Exception as exc:
-            raise self._backend.translate_write(exc, self._key) from exc
-        self._result = self._digest.result(self._key)
 
     def abort(self) -> None:
         self.closed = True
         with contextlib.suppress(Exception):
             self._raw.terminate()  # DELETE the resumable session: nothing is kept
 
-    @property
-    def result(self) -> PutResult | None:
-        return self._result
 
-
-class GCSStorage:
+class GCSStorage(PutStreamViaWriter):
     backend = "GCS"
     credentials_hint = (
         "Check GOOGLE_APPLICATION_CREDENTIALS (a service-account JSON key file) and that "
@@ -150,22 +101,15 @@ class GCSStorage:
 
     @classmethod
     def from_url(cls, url: str) -> GCSStorage:
-        parts = urlsplit(url)
-        if parts.scheme != "gs":
-            raise StorageError(f"GCS storage needs a gs:// URL, got {url!r}")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(query) - {"endpoint_url", "project"}
-        if unknown:
-            raise StorageError(
-                f"unknown GCS storage URL option(s) {sorted(unknown)}; "
-                "supported: endpoint_url, project"
-            )
+        parsed = parse_bucket_url(
+            url, name="GCS", scheme="gs", article="a", options=("endpoint_url", "project")
+        )
         return cls(
-            parts.hostname or "",
-            parts.path.strip("/"),
-            endpoint=query.get("endpoint_url") or None,
-            project=query.get("project") or None,
-            url=urlunsplit(parts),
+            parsed.bucket,
+            parsed.prefix,
+            endpoint=parsed.endpoint,
+            project=parsed.options.get("project") or None,
+            url=parsed.url,
         )
 
     # -- client lifecycle ----------------------------------------------------------------
@@ -356,21 +300,6 @@ class GCSStorage:
             w.abort()
             raise
 
-    def put_stream(
-        self,
-        key: str,
-        data: Iterable[bytes] | BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
-        filename: str | None = None,
-    ) -> PutResult:
-        with self.writer(key, content_type=content_type, metadata=metadata, filename=filename) as w:
-            for chunk in iter_input(data):
-                w.write(chunk)
-        assert w.result is not None
-        return w.result
-
     # -- reading -------------------------------------------------------------------------
 
     def _get_blob(self, key: str) -> Any:
@@ -419,8 +348,8 @@ class GCSStorage:
             position += len(chunk)
             yield chunk
 
-    def stat(self, key: str) -> ObjectInfo:
-        blob = self._get_blob(key)
+    @staticmethod
+    def _info(key: str, blob: Any) -> ObjectInfo:
         return ObjectInfo(
             key=key,
             size=int(blob.size or 0),
@@ -428,6 +357,9 @@ class GCSStorage:
             content_type=blob.content_type,
             metadata=dict(blob.metadata or {}),
         )
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._info(key, self._get_blob(key))
 
     def exists(self, key: str) -> bool:
         try:
@@ -491,13 +423,7 @@ class GCSStorage:
                 validate_key(key)
             except (ValueError, InvalidKey):
                 continue  # not an object Eventport could have written
-            yield ObjectInfo(
-                key=key,
-                size=int(blob.size or 0),
-                last_modified=blob.updated,
-                content_type=blob.content_type,
-                metadata=dict(blob.metadata or {}),
-            )
+            yield self._info(key, blob)
 
     def delete_prefix(self, prefix: str) -> int:
         count = 0

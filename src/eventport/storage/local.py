@@ -22,17 +22,17 @@ import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from eventport.storage._common import (
     READ_SIZE,
-    Digest,
+    HashingWriter,
+    PutStreamViaWriter,
     clamp_range,
     default_filename,
-    iter_input,
 )
 from eventport.storage.base import (
     InvalidKey,
@@ -65,47 +65,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _LocalWriter:
-    """Writable file bound to a temp file; :meth:`LocalStorage.writer` commits or aborts it."""
+class _LocalWriter(HashingWriter):
+    """Writable file bound to a temp file; :meth:`close` makes it durable and hands the
+    result to ``publish`` (:meth:`LocalStorage._commit`); otherwise the temp file is removed."""
 
-    def __init__(self, fh: BinaryIO, tmp_path: Path, key: str) -> None:
+    def __init__(self, fh: BinaryIO, key: str, publish: Callable[[PutResult], None]) -> None:
+        super().__init__(key)
         self._fh = fh
-        self._tmp_path = tmp_path
-        self._key = key
-        self._digest = Digest()
-        self._result: PutResult | None = None
-        self.closed = False
+        self._publish = publish
 
-    def write(self, data: bytes, /) -> int:
-        if self.closed:
-            raise ValueError("write to a closed storage writer")
-        view = memoryview(data)
-        self._fh.write(view)
-        self._digest.update(view)
-        return len(view)
-
-    def tell(self) -> int:
-        return self._digest.size
+    def _send(self, data: memoryview) -> None:
+        self._fh.write(data)
 
     def flush(self) -> None:
         self._fh.flush()
 
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        # Same as the cloud writers: producers (zipfile) must not rely on seeking back.
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    @property
-    def result(self) -> PutResult | None:
-        return self._result
+    def _commit(self, result: PutResult) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()  # the file is complete and closed before it is renamed into place
+        self._publish(result)
 
 
-class LocalStorage:
+class LocalStorage(PutStreamViaWriter):
     """Objects as plain files under one root directory."""
 
     def __init__(self, root: str | os.PathLike[str], *, url: str | None = None) -> None:
@@ -188,17 +170,16 @@ class LocalStorage:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp, prefix="put-", suffix=".part")
         tmp_path = Path(tmp_name)
         committed = False
+
+        def publish(result: PutResult) -> None:
+            self._commit(key, tmp_path, target, result, content_type, metadata, filename)
+
         try:
             with os.fdopen(fd, "wb") as fh:
-                w = _LocalWriter(fh, tmp_path, key)
+                w = _LocalWriter(fh, key, publish)
                 yield w
-                w.closed = True
-                fh.flush()
-                os.fsync(fh.fileno())
-            result = w._digest.result(key)
-            self._commit(key, tmp_path, target, result, content_type, metadata, filename)
+                w.close()
             committed = True
-            w._result = result
         finally:
             if not committed:
                 with contextlib.suppress(FileNotFoundError):
@@ -245,21 +226,6 @@ class LocalStorage:
                 os.unlink(meta_tmp)
         _fsync_dir(target.parent)
         _fsync_dir(meta_path.parent)
-
-    def put_stream(
-        self,
-        key: str,
-        data: Iterable[bytes] | BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
-        filename: str | None = None,
-    ) -> PutResult:
-        with self.writer(key, content_type=content_type, metadata=metadata, filename=filename) as w:
-            for chunk in iter_input(data):
-                w.write(chunk)
-        assert w.result is not None
-        return w.result
 
     # -- reading -------------------------------------------------------------------------
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from eventport.storage._common import (
     READ_SIZE,
-    Digest,
+    HashingWriter,
+    PutStreamViaWriter,
     clamp_range,
     default_filename,
-    iter_input,
 )
 from eventport.storage.base import (
     ObjectInfo,
@@ -56,42 +55,22 @@ _namespaces: dict[str, _Namespace] = {}
 _namespaces_lock = threading.Lock()
 
 
-class _MemoryWriter:
-    def __init__(self) -> None:
+class _MemoryWriter(HashingWriter):
+    """Collects the object in RAM; :meth:`close` hands it to ``publish``."""
+
+    def __init__(self, key: str, publish: Callable[[bytearray], None]) -> None:
+        super().__init__(key)
         self._buf = bytearray()
-        self._digest = Digest()
-        self._result: PutResult | None = None
-        self.closed = False
+        self._publish = publish
 
-    def write(self, data: bytes, /) -> int:
-        if self.closed:
-            raise ValueError("write to a closed storage writer")
-        view = memoryview(data)
-        self._buf += view
-        self._digest.update(view)
-        return len(view)
+    def _send(self, data: memoryview) -> None:
+        self._buf += data
 
-    def tell(self) -> int:
-        return self._digest.size
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    @property
-    def result(self) -> PutResult | None:
-        return self._result
+    def _commit(self, result: PutResult) -> None:
+        self._publish(self._buf)
 
 
-class MemoryStorage:
+class MemoryStorage(PutStreamViaWriter):
     """A dict of key -> bytes shared by every store opened with the same URL."""
 
     def __init__(self, name: str = "default", *, url: str | None = None) -> None:
@@ -118,34 +97,21 @@ class MemoryStorage:
     ) -> Iterator[_MemoryWriter]:
         validate_key(key)
         validate_metadata(metadata)
-        w = _MemoryWriter()
-        yield w
-        w.closed = True
-        obj = _Object(
-            data=w._buf,  # kept as is: joining parts would briefly double the memory
-            content_type=content_type,
-            metadata=dict(metadata or {}),
-            filename=filename,
-            last_modified=dt.datetime.now(dt.UTC),
-        )
-        with self._ns.lock:
-            self._ns.objects[key] = obj
-        w._result = w._digest.result(key)
 
-    def put_stream(
-        self,
-        key: str,
-        data: Iterable[bytes] | BinaryIO,
-        *,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
-        filename: str | None = None,
-    ) -> PutResult:
-        with self.writer(key, content_type=content_type, metadata=metadata, filename=filename) as w:
-            for chunk in iter_input(data):
-                w.write(chunk)
-        assert w.result is not None
-        return w.result
+        def publish(data: bytearray) -> None:
+            obj = _Object(
+                data=data,  # kept as is: joining parts would briefly double the memory
+                content_type=content_type,
+                metadata=dict(metadata or {}),
+                filename=filename,
+                last_modified=dt.datetime.now(dt.UTC),
+            )
+            with self._ns.lock:
+                self._ns.objects[key] = obj
+
+        w = _MemoryWriter(key, publish)
+        yield w
+        w.close()
 
     def _get(self, key: str) -> _Object:
         validate_key(key)

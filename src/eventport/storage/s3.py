@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from obstore.store import S3Store
 
+from eventport.storage._common import parse_bucket_url
 from eventport.storage._obstore import CLIENT_OPTIONS, CLIENT_RETRY, ObstoreBackend
 from eventport.storage.base import StorageError, validate_key
 
@@ -61,21 +61,15 @@ class S3Storage(ObstoreBackend):
 
     @classmethod
     def from_url(cls, url: str) -> S3Storage:
-        parts = urlsplit(url)
-        if parts.scheme != "s3":
-            raise StorageError(f"S3 storage needs an s3:// URL, got {url!r}")
-        if parts.username or parts.password:
-            raise StorageError(
-                "do not put credentials in EVENTPORT_STORAGE_URL; set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY instead"
-            )
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(query) - {"endpoint_url", "region", "virtual_hosted"}
-        if unknown:
-            raise StorageError(
-                f"unknown S3 storage URL option(s) {sorted(unknown)}; "
-                "supported: endpoint_url, region, virtual_hosted"
-            )
+        parsed = parse_bucket_url(
+            url,
+            name="S3",
+            scheme="s3",
+            article="an",
+            options=("endpoint_url", "region", "virtual_hosted"),
+            credentials_from="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        )
+        query = parsed.options
         virtual: bool | None = None
         if "virtual_hosted" in query:
             value = query["virtual_hosted"].lower()
@@ -83,12 +77,12 @@ class S3Storage(ObstoreBackend):
                 raise StorageError("virtual_hosted must be true or false")
             virtual = value in _TRUE
         return cls(
-            parts.hostname or "",
-            parts.path.strip("/"),
-            endpoint=query.get("endpoint_url") or None,
+            parsed.bucket,
+            parsed.prefix,
+            endpoint=parsed.endpoint,
             region=query.get("region") or None,
             virtual_hosted=virtual,
-            url=urlunsplit(parts),
+            url=parsed.url,
         )
 
     def abort_incomplete_uploads(self, prefix: str) -> int:
