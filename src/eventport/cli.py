@@ -7,6 +7,7 @@ commands below (exports: ``export``/``cleanup``/``worker``/``beat``; imports: ``
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -19,7 +20,7 @@ def main() -> None:
     """Eventport: an organizer server whose events export and import without loss."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(1)
 
