@@ -75,7 +75,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return first, min(last, size - 1)
 
 
-@router.api_route(DOWNLOAD_ROUTE, methods=["GET", "HEAD"], name="signed_file_download")
+@router.head(DOWNLOAD_ROUTE, name="signed_file_head", include_in_schema=False)
+@router.get(DOWNLOAD_ROUTE, name="signed_file_download")
 def download_signed_file(token: str, request: Request) -> Response:
     """Serve the object a valid, unexpired token names, whole or one byte range."""
     try:
