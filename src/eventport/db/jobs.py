@@ -154,6 +154,10 @@ class JobAttempt:
     def finish(self, **values: Any) -> bool:
         """Record the outcome if the job is still ours; False when it was taken over."""
         model = self.model
+        if values.get("state") == JobState.SUCCEEDED.value:
+            # A finished job reads as complete, whatever the last stage counted.
+            values.setdefault("progress_done", self.total or 1)
+            values.setdefault("progress_total", self.total or 1)
         with self.sessions() as db:
             result = db.execute(
                 update(model)
