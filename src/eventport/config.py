@@ -10,14 +10,15 @@ session cookies: a guessable one would let anyone mint a download URL.
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Used only when nothing else is configured; it is public, so it is refused outside
-#: the embedded demo (see :meth:`Settings.check_production_ready`).
+#: Stands for "not configured": the embedded mode then uses a random per-installation key
+#: (:func:`local_secret_key`); any other mode refuses to start with it.
 DEMO_SECRET_KEY = "eventport-embedded-demo-key-not-secret"
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -86,7 +87,33 @@ class Settings(BaseSettings):
             )
 
 
+def local_secret_key(data_dir: Path) -> str:
+    """A random key kept in ``data_dir/secret_key`` (0600), made on first use.
+
+    The embedded mode needs no configuration, but a key printed in the source would let
+    anyone forge download links and cookies for a demo someone exposed on a network; a
+    per-installation key costs nothing and is shared by ``serve`` and its worker.
+    """
+    path = Path(data_dir) / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process of this installation was first
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key)
+    return key
+
+
 @functools.cache
 def get_settings() -> Settings:
     """The process-wide settings; tests clear the cache after changing the environment."""
-    return Settings()
+    settings = Settings()
+    if settings.secret_key == DEMO_SECRET_KEY and settings.is_embedded:
+        settings.secret_key = local_secret_key(settings.data_dir)
+    return settings

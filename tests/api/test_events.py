@@ -86,6 +86,8 @@ def test_event_validation_errors_are_problems(client, owner):
         {**EVENT_BODY, "external_url": "javascript:alert(1)"},
         {**EVENT_BODY, "starts_at": "not a date"},
         {**EVENT_BODY, "unknown_field": 1},
+        {**EVENT_BODY, "starts_at": "9999-12-31T22:00", "ends_at": "9999-12-31T23:00",
+         "timezone": "America/New_York"},
     ]
     for body in cases:
         response = client.post("/api/v1/events", headers=owner.headers, json=body)
@@ -129,3 +131,9 @@ def test_openapi_describes_the_api(client):
     assert "/api/v1/events/{event_id}/speakers/{item_id}/photo" in paths
     assert "/api/v1/auth/token" in paths
     assert client.get("/docs").status_code == 200
+
+
+def test_identifier_rule_holds_on_update_too(client, owner, event):
+    response = client.patch(f"/api/v1/events/{event['id']}", headers=owner.headers,
+                            json={"identifier": 'x"; filename="evil.html'})
+    assert response.status_code == 422

@@ -147,3 +147,22 @@ def test_streamed_upload_without_length_is_limited(client, owner, event, monkeyp
                           content=body())
     assert response.status_code == 413
     assert list(get_storage().list("events/")) == []
+
+
+def test_hostile_multipart_bodies_are_422(client, owner, event):
+    """Garbage with a valid boundary, a boundary python-multipart refuses, and a flood of
+    small fields (not counted against the file limit) — each a clear 422, nothing stored."""
+    path = f"/api/v1/events/{event['id']}/logo"
+    cases = [
+        ("multipart/form-data; boundary=abc", b"--abc\r\n\x00\x01garbage\r\n\r\n--abc--"),
+        ("multipart/form-data; boundary=a\x7fb", b"--a\x7fb\r\n\r\n"),
+        ("multipart/form-data; boundary=flood",
+         b"".join(f"--flood\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nx\r\n"
+                  .encode() for i in range(100)) + b"--flood--\r\n"),
+    ]
+    for content_type, body in cases:
+        response = client.put(path, headers={**owner.headers, "content-type": content_type},
+                              content=body)
+        assert response.status_code == 422, (content_type, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert list(get_storage().list("events/")) == []

@@ -87,3 +87,23 @@ def test_web_refuses_to_start_with_weak_key(tmp_path):
     result = run(["web", "--port", "0"], env, tmp_path)
     assert result.returncode == 1
     assert "EVENTPORT_SECRET_KEY" in result.stderr
+
+
+def test_embedded_mode_signs_with_a_per_installation_key(tmp_path, monkeypatch):
+    """No EVENTPORT_SECRET_KEY: a random key is made once, kept 0600, and reused."""
+    from eventport.config import get_settings
+
+    for name in ("EVENTPORT_SECRET_KEY", "EVENTPORT_DATABASE_URL", "EVENTPORT_STORAGE_URL",
+                 "EVENTPORT_BROKER_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EVENTPORT_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        first = get_settings().secret_key
+        assert first != DEMO_SECRET_KEY and len(first) >= 32
+        key_file = tmp_path / "data" / "secret_key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        get_settings.cache_clear()
+        assert get_settings().secret_key == first
+    finally:
+        get_settings.cache_clear()

@@ -219,3 +219,16 @@ def test_two_imports_at_once_do_not_interfere(db: Session, storage: Storage, own
         for entry in take_snapshot(db, event.id).media:
             digest = hashlib.sha256(b"".join(storage.open(entry.storage_key))).hexdigest()
             assert digest == entry.sha256
+
+
+def test_hostile_identifier_in_an_archive_is_refused(db: Session, storage: Storage,
+                                                     owner: User) -> None:
+    """An identifier ends up in URLs, file names and headers: a crafted one is refused."""
+    documents = base_documents()
+    documents["event"]["identifier"] = 'evil"; filename="x.html\r\nX-Injected: 1'
+    before, keys = row_counts(db), stored_keys(storage)
+    job = run(db, storage, owner, make_archive(documents))
+    assert job.state == "failed"
+    assert "event.json: identifier" in (job.error or "")
+    assert row_counts(db) == before
+    assert stored_keys(storage) == keys

@@ -37,6 +37,7 @@ from eventport.exports.formats.pentabarf import PentabarfExporter
 from eventport.exports.formats.xcal import XCalExporter
 from eventport.exports.registry import ExportContext, Exporter, exporters
 from eventport.exports.snapshot import take_snapshot
+from eventport.storage._common import content_disposition
 
 router = APIRouter(tags=["feeds"])
 
@@ -112,7 +113,8 @@ def _feed_route(extension: str, exporter: type[Exporter]) -> Callable[..., Respo
                    "Access-Control-Allow-Origin": "*"}
         if _matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-        headers["Content-Disposition"] = f'inline; filename="{event.identifier}.{extension}"'
+        headers["Content-Disposition"] = content_disposition(
+            f"{event.identifier}.{extension}").replace("attachment", "inline", 1)
         return Response(body, media_type=exporter.content_type, headers=headers)
 
     feed.__name__ = f"schedule_{extension}"

@@ -26,7 +26,7 @@ from eventport.storage.signing import DOWNLOAD_ROUTE, ExpiredToken, InvalidToken
 
 router = APIRouter()
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d{0,19})\s*-\s*(\d{0,19})\s*$", re.IGNORECASE)
 
 
 def _problem(

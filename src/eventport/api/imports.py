@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
 from eventport.config import get_settings
+from eventport.errors import EventportError
 from eventport.imports import service
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import check_format
@@ -64,8 +65,18 @@ async def create_import(
 
 
 def _set_format(db: Session, job: ImportJob, format: str) -> None:
-    """A ``format`` field sent after the file: still honoured, checked the same way."""
-    check_format(format)
+    """A ``format`` field sent after the file: still honoured, checked the same way.
+
+    The job is already stored; a bad late format fails it (and drops its upload) so no
+    sweep ever runs an import the client was told was refused.
+    """
+    try:
+        check_format(format)
+    except EventportError as exc:
+        job.state, job.progress_stage, job.error = "failed", "failed", exc.detail
+        db.commit()
+        service.discard_upload(job)
+        raise
     job.format = format
     db.commit()
 

@@ -24,6 +24,9 @@ from eventport.errors import InvalidInput, PayloadTooLarge
 
 T = TypeVar("T")
 MAX_FIELD_BYTES = 64 * 1024
+#: Text fields beside the file; their bytes are not counted against the file's limit, so
+#: their number must be bounded too (a body of a million small fields is an attack).
+MAX_FIELDS = 16
 QUEUE_CHUNKS = 8
 _END = object()
 
@@ -76,7 +79,7 @@ async def receive_file(
     pending: list[Any] = []
     state: dict[str, Any] = {"headers": {}, "name": None, "is_file": False, "value": b"",
                              "header_field": b"", "header_value": b"", "file_bytes": 0,
-                             "file_seen": False, "file_done": False}
+                             "file_seen": False, "file_done": False, "unnamed": 0}
 
     def on_part_begin() -> None:
         state.update(headers={}, name=None, is_file=False, value=b"")
@@ -119,14 +122,23 @@ async def receive_file(
             state["file_done"] = True
             pending.append(_END)
         elif state["name"]:
+            if len(info.fields) >= MAX_FIELDS:
+                raise InvalidInput(f"too many form fields (at most {MAX_FIELDS})")
             info.fields[state["name"]] = state["value"].decode("utf-8", "replace")
+        else:
+            state["unnamed"] += 1
+            if state["unnamed"] > MAX_FIELDS:
+                raise InvalidInput("malformed multipart body: parts without a name")
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data,
-        "on_part_end": on_part_end, "on_header_field": on_header_field,
-        "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished,
-    })
+    try:
+        parser = MultipartParser(boundary, {
+            "on_part_begin": on_part_begin, "on_part_data": on_part_data,
+            "on_part_end": on_part_end, "on_header_field": on_header_field,
+            "on_header_value": on_header_value, "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+        })
+    except ValueError as exc:  # python-multipart refuses the boundary itself
+        raise InvalidInput(f"malformed multipart boundary: {exc}") from None
 
     loop = asyncio.get_running_loop()
     consumer: asyncio.Future[T] | None = None
@@ -157,11 +169,16 @@ async def receive_file(
             except _Aborted:
                 await flush()
                 break
+            except ValueError as exc:  # MultipartParseError and its kin
+                raise InvalidInput(f"malformed multipart body: {exc}") from None
             await flush()
             if consumer is not None and consumer.done():
                 break
         else:
-            parser.finalize()
+            try:
+                parser.finalize()
+            except ValueError as exc:  # MultipartParseError and its kin
+                raise InvalidInput(f"malformed multipart body: {exc}") from None
             await flush()
     except _Aborted:
         pass  # the consumer stopped early; its own error is raised below

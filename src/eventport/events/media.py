@@ -60,11 +60,13 @@ def store_media(
             f"{slot.name}: the file's content is {content_type or 'of an unknown type'}, "
             f"not an accepted {slot.kind.value} ({', '.join(accepted)})"
         )
-    stem, _, ext = filename.rpartition(".")
-    ext = ext.lower() if stem and ext.isalnum() and len(ext) <= 8 else (
-        filetype.get_type(mime=content_type).extension if filetype.get_type(mime=content_type)
-        else "bin"
-    )
+    stem, _, client_ext = filename.rpartition(".")
+    detected = filetype.get_type(mime=content_type)
+    # The extension follows the sniffed content, never the client's name: a PNG uploaded
+    # as "logo.html" is stored (and downloaded) as .png.
+    ext = detected.extension if detected else "bin"
+    if not stem:
+        stem = client_ext
     key = (f"events/{event.id}/media/{KIND_DIRS[slot.kind]}/"
            f"{secrets.token_hex(8)}-{slugify(stem or filename, 40)}.{ext}")
     result = storage.put_stream(

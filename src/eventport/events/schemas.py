@@ -41,7 +41,15 @@ def _check_email(value: str) -> str:
     return value
 
 
+def _check_year(value: dt.datetime) -> dt.datetime:
+    """Far-future or ancient dates overflow timezone arithmetic and no event needs them."""
+    if not 1900 <= value.year <= 2200:
+        raise ValueError("dates must lie between the years 1900 and 2200")
+    return value
+
+
 Url = Annotated[str, Field(max_length=1000), AfterValidator(_check_url)]
+Moment = Annotated[dt.datetime, AfterValidator(_check_year)]
 OptionalEmail = Annotated[str, Field(max_length=320), AfterValidator(_check_email)]
 Text = Annotated[str, Field(max_length=100_000)]
 Name = Annotated[str, Field(min_length=1, max_length=300)]
@@ -56,14 +64,18 @@ class _Fields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+#: Public event identifiers appear in URLs, file names and headers: keep them plain.
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
 class EventFields(_Fields):
     name: Name
-    identifier: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")] | None = Field(
+    identifier: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)] | None = Field(
         default=None, description="Public, URL-safe id; generated when omitted."
     )
     description: Text = ""
-    starts_at: dt.datetime
-    ends_at: dt.datetime
+    starts_at: Moment
+    ends_at: Moment
     timezone: str = "UTC"
     location_name: Short = ""
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
@@ -117,8 +129,8 @@ class SessionFields(_Fields):
     short_abstract: Text = ""
     long_abstract: Text = ""
     comments: Text = ""
-    starts_at: dt.datetime | None = None
-    ends_at: dt.datetime | None = None
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
     language: Annotated[str, Field(max_length=35)] = ""
     level: Annotated[str, Field(max_length=50)] = ""
     state: Literal[

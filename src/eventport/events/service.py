@@ -9,6 +9,7 @@ transaction (the importer commits a whole event at once, the API one request at 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 import zoneinfo
 from typing import Any
@@ -20,6 +21,7 @@ from eventport.accounts.models import EventRole, Role, User
 from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
 from eventport.events.resources import EVENT, RESOURCES, Resource
+from eventport.events.schemas import IDENTIFIER_PATTERN
 from eventport.storage import Storage, StorageError
 
 MAX_PER_PAGE = 200
@@ -37,6 +39,14 @@ def _new_identifier(db: Session) -> str:
         identifier = secrets.token_hex(4)
         if db.scalar(select(Event.id).where(Event.identifier == identifier)) is None:
             return identifier
+
+
+def check_identifier(identifier: str) -> str:
+    """Every way in (API, importer) gets the same rule; the schema alone covers only the API."""
+    if not re.fullmatch(IDENTIFIER_PATTERN, identifier):
+        raise InvalidInput(f"identifier {identifier[:80]!r} must be 2–63 lowercase letters, "
+                           "digits and dashes, starting with a letter or digit")
+    return identifier
 
 
 def _check_period(starts_at: dt.datetime | None, ends_at: dt.datetime | None, what: str) -> None:
@@ -67,6 +77,8 @@ def create_event(db: Session, owner: User, data: dict[str, Any]) -> Event:
     data["ends_at"] = localize(data["ends_at"], tz)
     _check_period(data["starts_at"], data["ends_at"], "event")
     identifier = data.pop("identifier", None)
+    if identifier:
+        check_identifier(identifier)
     if identifier and db.scalar(select(Event.id).where(Event.identifier == identifier)):
         raise Conflict(f"identifier {identifier!r} is already taken")
     event = Event(identifier=identifier or _new_identifier(db), **data)
@@ -82,6 +94,7 @@ def update_event(db: Session, event: Event, changes: dict[str, Any]) -> Event:
     if "identifier" in changes:
         identifier = changes.pop("identifier")
         if identifier and identifier != event.identifier:
+            check_identifier(identifier)
             if db.scalar(select(Event.id).where(Event.identifier == identifier)):
                 raise Conflict(f"identifier {identifier!r} is already taken")
             event.identifier = identifier

@@ -368,8 +368,11 @@ def run_export(
         return JobState.CANCELLED.value
     except Exception as exc:
         log.exception("export %s failed", job_id)
-        message = str(exc) if isinstance(exc, StorageError | LookupError | ValueError) else (
-            f"{type(exc).__name__}: {exc}")
+        # Storage errors say what an operator must fix (bucket, credentials); anything
+        # else may carry internals (SQL, paths) that event organizers should not read.
+        message = str(exc) if isinstance(exc, StorageError | LookupError) else (
+            f"internal error ({type(exc).__name__}); the details are in the worker log "
+            f"under export {job_id}")
         if _finish(sessions, run, state=JobState.FAILED.value, progress_stage="failed",
                    error=message[:2000]):
             if notify:

@@ -28,8 +28,10 @@ from eventport.imports.errors import ImportRefused
 
 READ_CHUNK = 1024 * 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ALLOWED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                    zipfile.ZIP_LZMA}
+#: STORED and DEFLATE only: zipfile inflates a bz2/LZMA chunk in one unbounded call, so a
+#: few hundred bytes could take gigabytes of memory before any limit is checked; and no
+#: exporter we read (ours, Open Event) writes anything else.
+_ALLOWED_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 #: zip's fixed local file header length (the variable name/extra parts come on top)
 _LOCAL_HEADER = 30
 

@@ -311,6 +311,11 @@ def _publish(run: _Run, storage: Storage, publish: list[tuple[str, str]]) -> Non
             run.progress("publishing", done, len(publish))
 
 
+def discard_upload(job: ImportJob, storage: Storage | None = None) -> None:
+    """Drop a refused job's staging area (its upload) from storage."""
+    _cleanup(storage or get_storage(), job.id)
+
+
 def _cleanup(storage: Storage, job_id: str) -> None:
     try:
         storage.delete_prefix(staging_prefix(job_id))

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from eventport.accounts import service as accounts
 from eventport.accounts.models import Role, User
 from eventport.api import deps
-from eventport.api.deps import Db
+from eventport.api.deps import Db, EventId
 from eventport.errors import EventportError, NotFound
 from eventport.events import service as events
 from eventport.events.models import Event, MediaKind
@@ -269,7 +269,7 @@ def events_page(request: Request, user: PageUser, db: Db) -> Response:
 
 
 @router.get("/events/{event_id}")
-def event_page(request: Request, event_id: int, user: PageUser, db: Db) -> Response:
+def event_page(request: Request, event_id: EventId, user: PageUser, db: Db) -> Response:
     event, role = event_for(db, user, event_id)
     return render(request, "event_overview.html", {
         "event": event, "role": role, "tab": "overview",
@@ -279,7 +279,7 @@ def event_page(request: Request, event_id: int, user: PageUser, db: Db) -> Respo
 
 
 @router.get("/events/{event_id}/export")
-def export_page(request: Request, event_id: int, user: PageUser, db: Db) -> Response:
+def export_page(request: Request, event_id: EventId, user: PageUser, db: Db) -> Response:
     event, role = event_for(db, user, event_id)
     usage = events.media_usage(db, event.id)
     kinds = [

@@ -16,6 +16,7 @@ from typing import Any
 
 from eventport.events.models import MediaKind
 from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, Resource
+from eventport.events.schemas import IDENTIFIER_PATTERN
 from eventport.imports.errors import ImportRefused
 from eventport.imports.model import EventData, ItemData, MediaRef, validate_fields
 from eventport.imports.safezip import SafeZip
@@ -146,7 +147,8 @@ def read_archive(zf: SafeZip) -> EventData:
     event = _item(zf, listed, EVENT, event_doc, EVENT_DOCUMENT)
     identifier = event_doc.get("identifier") if isinstance(event_doc, dict) else None
     data = EventData(format="archive", event=event,
-                     identifier=identifier if isinstance(identifier, str) else None)
+                     identifier=identifier if isinstance(identifier, str)
+                     and re.fullmatch(IDENTIFIER_PATTERN, identifier) else None)
     for resource in PROGRAM:
         name = f"{resource.document_name}.json"
         docs = document(name)
