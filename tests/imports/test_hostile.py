@@ -163,3 +163,16 @@ def test_entry_count_limit() -> None:
     payload = zip_bytes([(f"f{i}", b"") for i in range(30)])
     with pytest.raises(ImportRefused, match="entries"):
         SafeZip(io.BytesIO(payload), ZipLimits(max_entries=20))
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_bz2_and_lzma_bombs_are_refused_before_inflating(method: int) -> None:
+    """zipfile inflates a bz2/LZMA chunk in one go (a 491-byte zip took 800 MB), so
+    such entries are refused from the directory, before any byte is decompressed."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=method) as zf:
+        zf.writestr("event.json", b"\x00" * 50_000_000)
+    assert len(out.getvalue()) < 100_000
+    with pytest.raises(ImportRefused) as caught:
+        read_upload(io.BytesIO(out.getvalue()), "archive")
+    assert "compress" in caught.value.detail.lower()
