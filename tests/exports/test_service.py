@@ -261,3 +261,16 @@ def test_queued_job_whose_message_was_lost_is_resent(db: Session,
     later = utcnow() + dt.timedelta(seconds=get_settings().job_stale_after + 1)
     assert service.stale_jobs(db, now=later) == [job.id]
     assert service.stale_jobs(db, now=later) == []  # not again until it is stale again
+
+
+def test_failure_reasons_are_actionable_without_internals() -> None:
+    from eventport.storage import PermanentStorageError
+
+    bucket = PermanentStorageError("S3 bucket 'x' does not exist; create it")
+    assert service._failure_reason(bucket, "j1") == str(bucket)
+    disk = OSError(28, "No space left on device", "/srv/eventport/data/storage/.tmp/put-1")
+    assert service._failure_reason(disk, "j1") == (
+        "writing the export failed: No space left on device")
+    leaky = RuntimeError("(psycopg.errors.X) SELECT password_hash FROM users")
+    reason = service._failure_reason(leaky, "j1")
+    assert "SELECT" not in reason and "RuntimeError" in reason and "j1" in reason

@@ -309,6 +309,22 @@ def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
                          "progress_total": 0, "warnings": []})
 
 
+def _failure_reason(exc: BaseException, job_id: str) -> str:
+    """What the job's ``error`` tells organizers: actionable, without internals.
+
+    Storage errors say what an operator must fix (bucket, credentials); an OS error
+    keeps its reason but not the file name it may carry; anything else may hold SQL or
+    paths, so it points at the worker log instead.
+    """
+    if isinstance(exc, StorageError | LookupError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        reason = exc.strerror or (str(exc.args[0]) if exc.args else type(exc).__name__)
+        return f"writing the export failed: {reason}"
+    return (f"internal error ({type(exc).__name__}); the details are in the worker log "
+            f"under export {job_id}")
+
+
 def _finish(sessions: sessionmaker[Session], run: _Run, **values: Any) -> bool:
     """Record the outcome (and the warnings) if the job is still ours."""
     return run.finish(warnings=run.warnings, **values)
@@ -370,9 +386,7 @@ def run_export(
         log.exception("export %s failed", job_id)
         # Storage errors say what an operator must fix (bucket, credentials); anything
         # else may carry internals (SQL, paths) that event organizers should not read.
-        message = str(exc) if isinstance(exc, StorageError | LookupError) else (
-            f"internal error ({type(exc).__name__}); the details are in the worker log "
-            f"under export {job_id}")
+        message = _failure_reason(exc, job_id)
         if _finish(sessions, run, state=JobState.FAILED.value, progress_stage="failed",
                    error=message[:2000]):
             if notify:
