@@ -217,10 +217,10 @@ def export_cmd(event_ref: str, format_: str, media: str, out: str | None) -> Non
 
     try:
         with session_scope() as session:
-            query = select(Event).where(Event.identifier == event_ref)
-            if event_ref.isdigit():
-                query = select(Event).where(Event.id == int(event_ref))
-            event = session.scalar(query)
+            # The identifier wins: a generated one can be all digits, like an id.
+            event = session.scalar(select(Event).where(Event.identifier == event_ref))
+            if event is None and event_ref.isdigit() and len(event_ref) < 10:
+                event = session.get(Event, int(event_ref))
             if event is None:
                 fail(f"no event {event_ref!r} (give its id or identifier)")
                 return

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from eventport.cli import main
+from eventport.events.models import Event
 from eventport.exports.archive import ArchiveWriter, is_compressible
 from eventport.exports.registry import ExportContext, get_exporter
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
@@ -118,3 +119,20 @@ def test_cli_export_with_out_file(db: Session, demo_event: DemoEvent, tmp_path: 
     assert manifest["options"] == {"media": ["image"]}
     bad = CliRunner().invoke(main, ["export", "no-such-event"])
     assert bad.exit_code == 1 and "no event" in bad.output
+
+
+def test_cli_finds_an_all_digit_identifier(db: Session, demo_event: DemoEvent,
+                                           tmp_path: Path) -> None:
+    """Generated identifiers are hex and sometimes all digits: they are not taken for ids."""
+    event = db.get(Event, demo_event.id)
+    assert event is not None
+    event.identifier = "91557384"
+    db.commit()
+    out = tmp_path / "event.zip"
+    result = CliRunner().invoke(main, ["export", "91557384", "--format", "ical",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"BEGIN:VCALENDAR")
+    by_id = CliRunner().invoke(main, ["export", str(demo_event.id), "--format", "ical",
+                                      "--out", str(tmp_path / "by-id.ics")])
+    assert by_id.exit_code == 0, by_id.output
