@@ -282,6 +282,10 @@ class _Run(JobAttempt):
         if warning not in self.warnings:
             self.warnings.append(warning)
 
+    def finish(self, **values: Any) -> bool:
+        """Record the outcome with the warnings collected on the way."""
+        return super().finish(warnings=self.warnings, **values)
+
     def check_cancelled(self) -> None:
         if self.due():
             self.heartbeat()
@@ -323,11 +327,6 @@ def _failure_reason(exc: BaseException, job_id: str) -> str:
         return f"writing the export failed: {reason}"
     return (f"internal error ({type(exc).__name__}); the details are in the worker log "
             f"under export {job_id}")
-
-
-def _finish(sessions: sessionmaker[Session], run: _Run, **values: Any) -> bool:
-    """Record the outcome (and the warnings) if the job is still ours."""
-    return run.finish(warnings=run.warnings, **values)
 
 
 def run_export(
@@ -380,14 +379,14 @@ def run_export(
         log.warning("export %s: taken over by another worker; stopping", job_id)
         return None
     except ExportCancelled:
-        _finish(sessions, run, state=JobState.CANCELLED.value, progress_stage="cancelled")
+        run.finish(state=JobState.CANCELLED.value, progress_stage="cancelled")
         return JobState.CANCELLED.value
     except Exception as exc:
         log.exception("export %s failed", job_id)
         # Storage errors say what an operator must fix (bucket, credentials); anything
         # else may carry internals (SQL, paths) that event organizers should not read.
         message = _failure_reason(exc, job_id)
-        if _finish(sessions, run, state=JobState.FAILED.value, progress_stage="failed",
+        if run.finish(state=JobState.FAILED.value, progress_stage="failed",
                    error=message[:2000]):
             if notify:
                 _notify(sessions, job_id)
@@ -395,7 +394,7 @@ def run_export(
 
     finished = clock()
     expires = finished + dt.timedelta(days=settings.export_max_age_days)
-    if not _finish(sessions, run, state=JobState.SUCCEEDED.value, progress_stage="done",
+    if not run.finish(state=JobState.SUCCEEDED.value, progress_stage="done",
                    storage_key=key, filename=filename, content_type=exporter.content_type,
                    size=result.size, sha256=result.sha256, expires_at=expires):
         # Cancelled or taken over while the last bytes went out: no orphan object.

@@ -167,10 +167,6 @@ def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
     return claim(sessions, ImportJob, job_id, clock, stale_after)
 
 
-def _finish(run: _Run, **values: Any) -> bool:
-    return run.finish(**values)
-
-
 @dataclass
 class _Staged:
     ref: MediaRef
@@ -364,7 +360,7 @@ def run_import(
             _publish(run, storage, [tuple(p) for p in previous["publish"]])  # type: ignore[misc]
             _cleanup(storage, job_id)
             result = {k: v for k, v in previous.items() if k != "publish"}
-            _finish(run, state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
+            run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
             return JobState.SUCCEEDED.value
         if attempt > MAX_ATTEMPTS:
             raise ImportRefused(f"the worker running this import stopped {attempt - 1} times")
@@ -379,7 +375,7 @@ def run_import(
         if not isinstance(exc, EventportError):
             log.exception("import %s failed", job_id)
         _cleanup(storage, job_id)
-        _finish(run, state=JobState.FAILED.value, progress_stage="failed",
+        run.finish(state=JobState.FAILED.value, progress_stage="failed",
                 error=_user_message(exc)[:2000])
         return JobState.FAILED.value
 
@@ -403,7 +399,7 @@ def _run_fresh(run: _Run, storage: Storage, key: str, fmt: str | None, dry_run: 
     warnings = list(data.warnings)
     if dry_run:
         _cleanup(storage, run.job_id)
-        _finish(run, state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
+        run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
                 warnings=warnings)
         return JobState.SUCCEEDED.value
 
@@ -461,7 +457,7 @@ def _run_fresh(run: _Run, storage: Storage, key: str, fmt: str | None, dry_run: 
         raise ImportRefused(f"media could not be stored ({_user_message(exc)}); nothing "
                             "was imported") from None
     _cleanup(storage, run.job_id)
-    _finish(run, state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
+    run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
             warnings=warnings)
     return JobState.SUCCEEDED.value
 
