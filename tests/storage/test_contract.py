@@ -15,7 +15,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -320,17 +320,21 @@ def test_signed_url_fetched_with_plain_http(backend: Backend) -> None:
 
 
 def _tamper(url: str) -> str:
-    """Flip one character of the signature / token."""
+    """Flip one character of the signature / token, keeping it well-formed.
+
+    The signature is changed after decoding and re-encoded, so the server sees a valid
+    but wrong signature (flipping a raw character could land inside a %-escape and make
+    the URL malformed instead, which some servers answer with a 500).
+    """
     parts = urlsplit(url)
-    if "sig=" in parts.query:
-        marker = "sig="
-    elif "Signature=" in parts.query:
-        marker = "Signature="
-    else:
-        # Eventport route: /api/v1/files/<payload>.<mac>
-        index = len(url) - 5
-        return url[:index] + ("A" if url[index] != "A" else "B") + url[index + 1 :]
-    index = url.index(marker) + len(marker) + 2
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    for i, (name, value) in enumerate(query):
+        if name in ("sig", "Signature", "X-Goog-Signature"):
+            flipped = value[:2] + ("A" if value[2] != "A" else "B") + value[3:]
+            query[i] = (name, flipped)
+            return urlunsplit(parts._replace(query=urlencode(query)))
+    # Eventport route: /api/v1/files/<payload>.<mac>
+    index = len(url) - 5
     return url[:index] + ("A" if url[index] != "A" else "B") + url[index + 1 :]
 
 
