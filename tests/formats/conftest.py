@@ -25,7 +25,7 @@ from eventport.events.models import (
 )
 from eventport.exports.registry import ExportContext
 from eventport.exports.snapshot import EventSnapshot, take_snapshot
-from tests.shared_data import DATA as DATA
+from tests.sample_data import DATA as DATA
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 SPECIAL = "<&>\"' 🎉"

@@ -26,7 +26,7 @@ from eventport.exports.snapshot import take_snapshot
 from eventport.imports import service
 from eventport.imports.models import ImportJob
 from eventport.storage import Storage, get_storage
-from tests.shared_data import DATA
+from tests.sample_data import DATA
 
 FOSSASIA = DATA / "open-event" / "FOSSASIASummit2016"
 SCHEDULES = DATA / "schedules"

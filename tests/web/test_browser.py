@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import DATA
+from tests.sample_data import DATA
 
 pytestmark = pytest.mark.xdist_group("web-browser")
 

@@ -2,7 +2,7 @@
 
 Why not obstore here as for S3/Azure: obstore talks to GCS's XML API, which neither
 fake-gcs-server nor gcp-storage-emulator implements, so it could not be tested
-locally (see shared/LIBRARIES.md). google-cloud-storage uses the JSON API, streams with
+locally. google-cloud-storage uses the JSON API, streams with
 resumable uploads (``blob.open("wb")``: one buffered chunk in memory, cancelled with a
 DELETE of the session when the producer fails) and signs V4 URLs offline.
 
