@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import subprocess
+import threading
 import zipfile
 from pathlib import Path
 
@@ -136,3 +137,53 @@ def test_cli_finds_an_all_digit_identifier(db: Session, demo_event: DemoEvent,
     by_id = CliRunner().invoke(main, ["export", str(demo_event.id), "--format", "ical",
                                       "--out", str(tmp_path / "by-id.ics")])
     assert by_id.exit_code == 0, by_id.output
+
+
+class FailingSink(ForwardOnlySink):
+    """A sink whose write fails after ``limit`` bytes, like an upload losing its connection."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: bytes) -> int:
+        if self.buffer.tell() + len(data) > self.limit:
+            raise ConnectionError("upload lost")
+        return super().write(data)
+
+
+def _pipeline_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("archive-")]
+
+
+def test_pipelined_writer_is_deterministic_with_large_chunks() -> None:
+    """Big chunks go through the hashing and sink threads: same bytes, same entry hashes."""
+    blocks = [os.urandom(1024 * 1024) for _ in range(5)] + [os.urandom(1000)]
+    outputs = []
+    for _ in range(2):
+        sink = ForwardOnlySink()
+        writer = ArchiveWriter(sink)
+        writer.add_bytes("a.json", b"{}\n", "application/json")
+        entry = writer.add_stream("media/video/v.mp4", iter(blocks), "video/mp4")
+        writer.close()
+        outputs.append(sink.buffer.getvalue())
+        assert entry.sha256 == hashlib.sha256(b"".join(blocks)).hexdigest()
+        assert entry.size == sum(map(len, blocks))
+    assert outputs[0] == outputs[1]
+    with zipfile.ZipFile(io.BytesIO(outputs[0])) as zf:
+        assert zf.read("media/video/v.mp4") == b"".join(blocks)
+    assert not _pipeline_threads()
+
+
+def test_sink_failure_ends_the_export_and_its_threads() -> None:
+    """A sink that fails in the writer thread fails the export in the caller's thread."""
+    snapshot = _snapshot({"k1": b""})
+    big = [os.urandom(1024 * 1024) for _ in range(8)]
+    ctx = ExportContext(options={}, open_media=lambda key: iter(big))
+    try:
+        get_exporter("archive")().write(snapshot, FailingSink(3 * 1024 * 1024), ctx)
+    except ConnectionError as exc:
+        assert "upload lost" in str(exc)
+    else:
+        raise AssertionError("the export did not fail")
+    assert not _pipeline_threads()
