@@ -6,23 +6,23 @@ calendars that poll it. Only public fields and accepted/confirmed sessions
 (``ExportContext.public_only``); a draft or private event is a 404, exactly as if it did
 not exist, so feeds do not reveal which identifiers are taken.
 
-Polling must cost next to nothing:
+Polling must cost next to nothing (:mod:`eventport.api.feedcache`):
 
 * a strong ``ETag`` (SHA-256 of the bytes) answers a matching ``If-None-Match`` with
-  ``304`` and no body;
+  ``304`` and no body, and ``Last-Modified`` a matching ``If-Modified-Since`` — both
+  from the cached entry, never by rendering;
 * ``Cache-Control: public, max-age=60`` lets clients and proxies skip a minute of polls;
-* the rendered bytes are kept in-process for the same 60 seconds, keyed by database,
-  event and the event's own change time, so a hundred apps polling one big event render
-  it once a minute per worker, not a hundred times. Program edits show within a minute,
-  as the ``max-age`` already promises; unpublishing is immediate (checked every request).
+* the rendered bytes are kept in-process, keyed by database, event and the event row's
+  own change time; after 60 seconds the entry is still served while one background
+  thread renders it again, so a hundred apps polling one big event never wait for a
+  render. Program edits show within about a minute, as the ``max-age`` already
+  promises; unpublishing is immediate (checked every request).
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import time
 from collections.abc import Callable
+from email.utils import formatdate, parsedate_to_datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -30,13 +30,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eventport.api.deps import get_db
+from eventport.api.feedcache import FeedCache, RenderedFeed
 from eventport.events.models import Event, EventState, Privacy
 from eventport.exports.formats.frab_json import FrabJsonExporter
 from eventport.exports.formats.ical import ICalExporter
 from eventport.exports.formats.pentabarf import PentabarfExporter
 from eventport.exports.formats.xcal import XCalExporter
 from eventport.exports.registry import ExportContext, Exporter, exporters
-from eventport.exports.snapshot import take_snapshot
+from eventport.exports.snapshot import read_snapshot, take_snapshot
 from eventport.storage._common import content_disposition
 
 router = APIRouter(tags=["feeds"])
@@ -46,19 +47,18 @@ router = APIRouter(tags=["feeds"])
 FEEDS: dict[str, type[Exporter]] = {"ics": ICalExporter, "xcs": XCalExporter,
                                     "xml": PentabarfExporter, "json": FrabJsonExporter}
 MAX_AGE = 60
+#: A cached feed older than this is rendered again before it is served.
+MAX_STALE = 15 * 60
 CACHE_ENTRIES = 32
 
 Db = Annotated[Session, Depends(get_db)]
 
-#: key -> (expires at, body, etag)
-_cache: dict[tuple[Any, ...], tuple[float, bytes, str]] = {}
-_cache_lock = threading.Lock()
+_cache = FeedCache(MAX_AGE, MAX_STALE, CACHE_ENTRIES)
 
 
 def clear_feed_cache() -> None:
     """Forget every rendered feed (tests; or after a bulk import)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 @router.get("/api/v1/export-formats", summary="Every export format this server offers")
@@ -75,24 +75,21 @@ def _published_event(db: Session, identifier: str) -> Event:
     return event
 
 
-def _rendered(db: Session, event: Event, exporter: type[Exporter]) -> tuple[bytes, str]:
-    """The feed's bytes and strong ETag, rendered at most once a minute per worker."""
-    key = (str(db.get_bind().engine.url), event.id, event.created_at, event.updated_at,
+def _rendered(db: Session, event: Event, exporter: type[Exporter]) -> RenderedFeed:
+    """The feed's bytes, ETag and Last-Modified; a render only on a cold cache."""
+    engine = db.get_bind().engine
+    key = (str(engine.url), event.id, event.created_at, event.updated_at,
            exporter.identifier)
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1], hit[2]
-    body = exporter().render(take_snapshot(db, event.id), ExportContext(public_only=True))
-    etag = f'"{hashlib.sha256(body).hexdigest()[:40]}"'
-    with _cache_lock:
-        for stale in [k for k, (expires, _, _) in _cache.items() if expires <= now]:
-            del _cache[stale]
-        while len(_cache) >= CACHE_ENTRIES:
-            del _cache[next(iter(_cache))]  # oldest first (dicts keep insertion order)
-        _cache[key] = (now + MAX_AGE, body, etag)
-    return body, etag
+    event_id = event.id
+
+    def render() -> bytes:
+        return exporter().render(take_snapshot(db, event_id), ExportContext(public_only=True))
+
+    def render_aside() -> bytes:
+        snapshot = read_snapshot(engine, event_id)
+        return exporter().render(snapshot, ExportContext(public_only=True))
+
+    return _cache.get(key, render, render_aside)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -105,17 +102,32 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return etag in candidates
 
 
+def _not_modified(request: Request, feed: RenderedFeed) -> bool:
+    """If-None-Match decides when present; otherwise If-Modified-Since (RFC 9110 13.2.2)."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        return _matches(if_none_match, feed.etag)
+    since = request.headers.get("if-modified-since")
+    if not since:
+        return False
+    try:
+        return feed.last_modified <= parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False  # an unparsable date is ignored, as the RFC asks
+
+
 def _feed_route(extension: str, exporter: type[Exporter]) -> Callable[..., Response]:
     def feed(identifier: str, request: Request, db: Db) -> Response:
         event = _published_event(db, identifier)
-        body, etag = _rendered(db, event, exporter)
-        headers = {"ETag": etag, "Cache-Control": f"public, max-age={MAX_AGE}",
+        feed = _rendered(db, event, exporter)
+        headers = {"ETag": feed.etag, "Cache-Control": f"public, max-age={MAX_AGE}",
+                   "Last-Modified": formatdate(feed.last_modified, usegmt=True),
                    "Access-Control-Allow-Origin": "*"}
-        if _matches(request.headers.get("if-none-match"), etag):
+        if _not_modified(request, feed):
             return Response(status_code=304, headers=headers)
         headers["Content-Disposition"] = content_disposition(
             f"{event.identifier}.{extension}").replace("attachment", "inline", 1)
-        return Response(body, media_type=exporter.content_type, headers=headers)
+        return Response(feed.body, media_type=exporter.content_type, headers=headers)
 
     feed.__name__ = f"schedule_{extension}"
     return feed
