@@ -8,9 +8,11 @@ inherits its parent's client.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import threading
+from contextlib import AbstractContextManager
 from urllib.parse import urlsplit
 
 from eventport.storage.base import (
@@ -36,6 +38,7 @@ __all__ = [
     "StorageError",
     "StorageWriter",
     "TransientStorageError",
+    "deferred_sync",
     "get_storage",
     "open_storage",
     "validate_key",
@@ -89,3 +92,11 @@ def get_storage(url: str | None = None) -> Storage:
 def reset_storage_cache() -> None:
     with _lock:
         _cache.clear()
+
+
+def deferred_sync(storage: Storage) -> AbstractContextManager[None]:
+    """A block whose puts become durable together at its end, where the backend can
+    batch that (local disk: see ``LocalStorage.deferred_sync``); elsewhere a no-op —
+    an object store's put is durable when it returns."""
+    batch = getattr(storage, "deferred_sync", None)
+    return batch() if callable(batch) else contextlib.nullcontext()

@@ -7,6 +7,10 @@ The embedded mode's storage, so it must be as safe as the cloud ones:
 * writes go to a temp file in ``<root>/.tmp/`` (same filesystem), are fsynced and then
   ``os.replace``-d into place, so a reader sees the old object or the whole new one,
   never a partial one; an aborted write only ever leaves (and removes) its temp file;
+* many small puts (an import staging thousands of media) can share their fsyncs:
+  inside :meth:`LocalStorage.deferred_sync` a put is renamed into place at once but
+  made durable only when the block ends — every file and each directory once, the
+  fsyncs issued in parallel so the filesystem's journal commits them together;
 * content type, metadata and download filename live in a JSON sidecar under
   ``<root>/.meta/`` (no xattrs: they vanish on copies, tar and many filesystems);
 * signed URLs are HMAC tokens served by Eventport's own download route
@@ -22,7 +26,9 @@ import datetime as dt
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
@@ -49,6 +55,9 @@ from eventport.storage.signing import signed_download_url
 #: Start writing a file's dirty pages to disk every this many bytes (see _LocalWriter).
 WRITEBACK_EVERY = 16 * 1024 * 1024
 
+#: fsyncs in flight when a deferred-sync block ends (journal commits group them).
+SYNC_THREADS = 8
+
 TMP_DIR = ".tmp"
 META_DIR = ".meta"
 RESERVED = frozenset({TMP_DIR, META_DIR})
@@ -66,6 +75,47 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _fsync_file(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # deleted or moved on inside the block: nothing to keep
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _SyncBatch:
+    """Files and directories written inside a :meth:`LocalStorage.deferred_sync` block."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.dirs: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def add(self, files: tuple[str, ...], dirs: tuple[Path, ...]) -> None:
+        with self._lock:
+            self.files.update(files)
+            self.dirs.update(dirs)
+
+    def sync(self) -> None:
+        """Every file first (data, then the renames that name it), in parallel."""
+        with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
+            for _ in pool.map(_fsync_file, sorted(self.files)):
+                pass
+            for _ in pool.map(_fsync_dir, sorted(self.dirs)):
+                pass
+
+
+#: The calling thread's open deferred-sync batch, if any (threads never share one).
+_batch = threading.local()
+
+
+def _open_batch() -> _SyncBatch | None:
+    return getattr(_batch, "current", None)
 
 
 class _LocalWriter(HashingWriter):
@@ -105,7 +155,8 @@ class _LocalWriter(HashingWriter):
 
     def _commit(self, result: PutResult) -> None:
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if _open_batch() is None:  # in a deferred-sync block the block's end syncs it
+            os.fsync(self._fh.fileno())
         self._fh.close()  # the file is complete and closed before it is renamed into place
         self._publish(result)
 
@@ -175,6 +226,28 @@ class LocalStorage(PutStreamViaWriter):
     # -- writing -------------------------------------------------------------------------
 
     @contextlib.contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Puts made by this thread inside the block skip their own fsyncs; leaving the
+        block makes all of them durable at once (also when the block raises).
+
+        For callers that write many objects before one point where they must all be
+        durable — an import stages its media, then commits the rows naming them: the
+        block ends before that commit. Objects are visible to readers at once, as
+        always; only a crash inside the block can lose them. Nested blocks sync at the
+        outermost end; other threads are not affected.
+        """
+        if _open_batch() is not None:
+            yield
+            return
+        batch = _SyncBatch()
+        _batch.current = batch
+        try:
+            yield
+        finally:
+            _batch.current = None
+            batch.sync()
+
+    @contextlib.contextmanager
     def writer(
         self,
         key: str,
@@ -234,12 +307,14 @@ class LocalStorage(PutStreamViaWriter):
         }
         meta_path = self._meta_path(key)
         meta_path.parent.mkdir(parents=True, exist_ok=True)
+        batch = _open_batch()
         fd, meta_tmp = tempfile.mkstemp(dir=self._tmp, prefix="meta-", suffix=".part")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(sidecar, fh, ensure_ascii=False)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if batch is None:
+                    os.fsync(fh.fileno())
             # Object first, then its sidecar: the bytes are the source of truth and stat
             # takes size and time from the file itself.
             os.replace(tmp_path, target)
@@ -247,6 +322,9 @@ class LocalStorage(PutStreamViaWriter):
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(meta_tmp)
+        if batch is not None:
+            batch.add((str(target), str(meta_path)), (target.parent, meta_path.parent))
+            return
         _fsync_dir(target.parent)
         _fsync_dir(meta_path.parent)
 
@@ -345,7 +423,12 @@ class LocalStorage(PutStreamViaWriter):
         os.replace(source_path, target_path)
         with contextlib.suppress(FileNotFoundError):
             os.replace(source_meta, target_meta)
-        _fsync_dir(target_path.parent)
+        batch = _open_batch()
+        if batch is not None:  # the object may have been put in this block: sync it there
+            batch.add((str(target_path), str(target_meta)),
+                      (target_path.parent, target_meta.parent))
+        else:
+            _fsync_dir(target_path.parent)
         self._prune(source_path.parent, self.root)
         self._prune(source_meta.parent, self._meta)
 
