@@ -1,13 +1,15 @@
 """Benchmark: import a large Eventport archive; prints wall time and peak RSS.
 
-    .venv/bin/python bench/import.py                      # build an ~800 MB event, export, import
+    .venv/bin/python bench/import.py                      # bench/export.py's event (2,000
+                                                           # sessions, 1,500 speakers, 800 MB)
+    .venv/bin/python bench/import.py --small              # the older 400-session event
     .venv/bin/python bench/import.py --archive FILE.zip    # import an existing archive
-                                                           # (e.g. the one bench/export.py made)
 
-Without ``--archive`` it creates an event (speakers with photos, sessions with slides,
-audio and video of incompressible bytes) in a scratch SQLite + local storage, exports it
-with the real archive exporter (timed, for the "within 2× the export time" target) and
-imports the result in a fresh child process, so the peak RSS printed is the import's own.
+Without ``--archive`` it creates the event in a scratch SQLite + local storage — by
+default **the same event bench/export.py exports** (its generator) — exports it with the
+real archive exporter (timed, for the "import within 2× the export" target) and imports
+the result in a fresh child process (upload into storage + the import job), so the peak
+RSS printed is the import's own. Target (issue 15): import ≤ 2× the export.
 """
 
 from __future__ import annotations
@@ -41,6 +43,34 @@ def _blob(head: bytes, size: int, seed: int):
         n = min(MB, left)
         yield bytes((seed + i) % 256 for i in range(16)) + block[16:n]
         left -= n
+
+
+def build_bench_event(size_mb: int) -> int:
+    """bench/export.py's event: 2,000 sessions, 1,500 speakers, ``size_mb`` of media."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from export import generate
+
+    return generate(size_mb, "Bench Conf")[0]
+
+
+def export_event(workdir: Path, event_id: int) -> tuple[Path, float, int]:
+    """Export with the real archive exporter into a file; (path, seconds, size)."""
+    from eventport.db import get_engine
+    from eventport.exports.registry import ExportContext, get_exporter
+    from eventport.exports.snapshot import read_snapshot
+    from eventport.storage import get_storage
+
+    storage = get_storage()
+    archive = workdir / "bench-archive.zip"
+    started = time.perf_counter()
+    snapshot = read_snapshot(get_engine(), event_id)
+    with open(archive, "wb") as out:
+        get_exporter("archive")().write(
+            snapshot, out, ExportContext(options={}, open_media=lambda k: storage.open(k)))
+        out.flush()
+        os.fsync(out.fileno())
+    export_seconds = time.perf_counter() - started
+    return archive, export_seconds, archive.stat().st_size
 
 
 def build_and_export(workdir: Path, size_mb: int) -> tuple[Path, float, int]:
@@ -150,6 +180,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--archive", type=Path, help="import this archive instead of building one")
     parser.add_argument("--size-mb", type=int, default=800)
+    parser.add_argument("--small", action="store_true",
+                        help="the older 300-speaker/400-session event instead")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--import-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -161,8 +193,13 @@ def main() -> None:
     export_seconds = None
     if args.archive:
         archive = args.archive.resolve()
-    else:
+    elif args.small:
         archive, export_seconds, size = build_and_export(workdir, args.size_mb)
+    else:
+        from eventport.db.migrate import upgrade
+
+        upgrade()
+        archive, export_seconds, size = export_event(workdir, build_bench_event(args.size_mb))
         print(f"archive={archive} size_mb={size / MB:.0f} export_seconds={export_seconds:.2f}")
     started = time.perf_counter()
     child = subprocess.run([sys.executable, __file__, "--import-only", str(archive)],
