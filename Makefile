@@ -46,6 +46,8 @@ bench: $(VENV)/.installed-test node_modules/.installed
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/concurrency.py
+	$(BIN)/python bench/feeds.py
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache
