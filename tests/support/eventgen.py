@@ -25,10 +25,19 @@ from eventport.storage import Storage
 CHUNK = 1024 * 1024
 
 
-def _random_stream(size: int, sha: hashlib._Hash) -> Iterator[bytes]:
+#: The first bytes of each generated media type, so the files sniff as what they claim
+#: to be and an exported generated event can be imported again (bench/import.py).
+MAGIC = {"image/jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+         "application/pdf": b"%PDF-1.4\n",
+         "video/mp4": b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"}
+
+
+def _random_stream(size: int, sha: hashlib._Hash, head: bytes = b"") -> Iterator[bytes]:
     left = size
     while left > 0:
         chunk = os.urandom(min(CHUNK, left))
+        if head and left == size:
+            chunk = (head + chunk[len(head):])[:len(chunk)]
         sha.update(chunk)
         left -= len(chunk)
         yield chunk
@@ -45,7 +54,8 @@ def _media(db: Session, storage: Storage, event_id: int, kind: str, folder: str,
            content_type: str, ext: str, size: int) -> MediaFile:
     sha = hashlib.sha256()
     key = f"events/{event_id}/media/{folder}/{secrets.token_hex(8)}-gen.{ext}"
-    result = storage.put_stream(key, _random_stream(size, sha), content_type=content_type)
+    result = storage.put_stream(key, _random_stream(size, sha, MAGIC.get(content_type, b"")),
+                                content_type=content_type)
     media = MediaFile(event_id=event_id, kind=kind, storage_key=key, content_type=content_type,
                       size=result.size, sha256=sha.hexdigest(), original_filename=f"gen.{ext}")
     db.add(media)
