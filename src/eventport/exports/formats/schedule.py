@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from eventport.events.archive_layout import relabel
 from eventport.events.models import SessionState
 from eventport.exports.registry import ExportContext
 from eventport.exports.snapshot import EventSnapshot
@@ -93,8 +94,32 @@ def conference_acronym(identifier: str) -> str:
 
 
 def derived_guid(*parts: object) -> str:
-    """A stable UUID for things that have none (rooms, people): same data, same UUID."""
+    """A stable UUID for documents without one (hand-made snapshots): same data, same UUID."""
     return str(uuid.uuid5(GUID_NAMESPACE, "/".join(str(part) for part in parts)))
+
+
+def stable_number(key: str) -> int:
+    """A positive 31-bit number from an entity's uuid: the integer ``id`` frab's formats
+    want, the same on every server the event moves to (apps key favourites by it)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF or 1
+
+
+def _number(doc: dict[str, Any]) -> int:
+    value = str(doc.get("uuid") or "")
+    return stable_number(value.lower()) if _UUID.match(value) else int(doc["id"])
+
+
+def numbered(snapshot: EventSnapshot) -> EventSnapshot:
+    """The snapshot with every database id (own and referenced) replaced by the stable
+    number of the entity's uuid: schedule files then say nothing local to this server."""
+    event, documents = relabel(snapshot.event, snapshot.documents, _number, keep_id=True)
+    return EventSnapshot(event=event, documents=documents, media=snapshot.media)
+
+
+def _guid(doc: dict[str, Any], identifier: str, kind: str) -> str:
+    """The entity's uuid (what a frab ``guid`` is); derived only for uuid-less documents."""
+    value = str(doc.get("uuid") or "")
+    return value.lower() if _UUID.match(value) else derived_guid(identifier, kind, doc["id"])
 
 
 def parse_states(options: dict[str, Any], default: Iterable[str] = PUBLIC_STATES
@@ -306,7 +331,7 @@ def _person(doc: dict[str, Any], identifier: str) -> Person:
     return Person(
         id=int(doc["id"]),
         name=clean_text(doc.get("name")),
-        guid=derived_guid(identifier, "speakers", doc["id"]),
+        guid=_guid(doc, identifier, "speakers"),
         biography=clean_text(doc.get("short_biography") or doc.get("long_biography")),
         organisation=clean_text(doc.get("organisation")),
         position=clean_text(doc.get("position")),
@@ -323,11 +348,6 @@ def _links(doc: dict[str, Any]) -> tuple[Link, ...]:
         if url:
             found.append(Link(url=url, title=title, type=kind))
     return tuple(found)
-
-
-def _session_guid(doc: dict[str, Any], identifier: str) -> str:
-    value = str(doc.get("uuid") or "")
-    return value.lower() if _UUID.match(value) else derived_guid(identifier, "sessions", doc["id"])
 
 
 def _session_slug(acronym: str, doc: dict[str, Any]) -> str:
@@ -356,7 +376,8 @@ def _unscheduled_reason(doc: dict[str, Any], start: dt.datetime | None,
 def _version(snapshot: EventSnapshot, slots: list[Slot]) -> str:
     """A short digest of what the schedule shows, so apps can tell a changed program."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(snapshot.event, sort_keys=True, default=str).encode())
+    event = {key: value for key, value in snapshot.event.items() if key != "id"}
+    digest.update(json.dumps(event, sort_keys=True, default=str).encode())
     for name in ("microlocations", "tracks", "session_types", "speakers"):
         digest.update(json.dumps(snapshot.documents.get(name, []), sort_keys=True,
                                  default=str).encode())
@@ -391,6 +412,8 @@ def _event_dates(event: dict[str, Any], tz: zoneinfo.ZoneInfo) -> list[dt.date]:
 def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
                    states: frozenset[str] | None = None) -> Schedule:
     """The schedule of a snapshot; warns once per selected session it has to leave out."""
+    local_ids = {_number(doc): doc["id"] for doc in snapshot.documents.get("sessions", [])}
+    snapshot = numbered(snapshot)
     event = snapshot.event
     tz = snapshot.timezone
     identifier = str(event.get("identifier") or event.get("id"))
@@ -400,7 +423,7 @@ def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
     rooms = {
         int(doc["id"]): Room(
             id=int(doc["id"]), name=clean_text(doc.get("name")),
-            guid=derived_guid(identifier, "rooms", doc["id"]),
+            guid=_guid(doc, identifier, "rooms"),
             position=int(doc.get("position") or 0),
             latitude=doc.get("latitude"), longitude=doc.get("longitude"),
         )
@@ -435,7 +458,7 @@ def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
                    + dt.timedelta(minutes=int(session_type["length"]))).astimezone(tz)
         reason = _unscheduled_reason(doc, start, end, rooms)
         if reason is not None or start is None or end is None:
-            ctx.warn({"type": "unscheduled_session", "session_id": doc["id"],
+            ctx.warn({"type": "unscheduled_session", "session_id": local_ids[doc["id"]],
                       "title": clean_text(doc.get("title")), "reason": reason})
             continue
         speakers = []
@@ -444,9 +467,10 @@ def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
                 if speaker_id not in persons:
                     persons[speaker_id] = _person(people[speaker_id], identifier)
                 speakers.append(persons[speaker_id])
+        speakers.sort(key=lambda person: (person.name, person.id))  # an order that travels
         slots.append(Slot(
             id=int(doc["id"]),
-            guid=_session_guid(doc, identifier),
+            guid=_guid(doc, identifier, "sessions"),
             title=clean_text(doc.get("title")),
             subtitle=clean_text(doc.get("subtitle")),
             abstract=clean_text(doc.get("short_abstract")),

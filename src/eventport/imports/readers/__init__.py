@@ -11,7 +11,8 @@ from typing import IO
 
 from eventport.imports.errors import ImportRefused
 from eventport.imports.model import EventData
-from eventport.imports.readers.archive import MANIFEST, read_archive
+from eventport.events.archive_layout import MANIFEST
+from eventport.imports.readers.archive import read_archive
 from eventport.imports.readers.frab_xml import read_frab_xml
 from eventport.imports.readers.open_event import locate_documents, read_open_event
 from eventport.imports.safezip import SafeZip, ZipLimits
