@@ -64,7 +64,8 @@ def test_pentabarf_is_valid_and_right(snapshot: EventSnapshot, festival: Festiva
     assert_valid_schedule_xml(data)
     root = etree.fromstring(data)
     events = root.findall("day/room/event")
-    assert sorted(int(e.get("id")) for e in events) == sorted(festival.numbers[k] for k in SCHEDULED)
+    assert sorted(int(e.get("id")) for e in events) == sorted(
+        festival.numbers[k] for k in SCHEDULED)
     days = root.findall("day")
     assert [d.get("date") for d in days] == ["2024-10-26", "2024-10-27", "2024-10-28"]
     # The DST day lasts 25 hours: midnight CEST to midnight CET.

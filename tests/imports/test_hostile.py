@@ -52,7 +52,7 @@ def bomb() -> bytes:
 
 
 def newer_version() -> bytes:
-    return make_archive(manifest_patch={"version": 2})
+    return make_archive(manifest_patch={"version": 3})
 
 
 def wrong_format() -> bytes:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import IO
 
+from eventport.events.archive_layout import MANIFEST
+from eventport.events.resources import PROGRAM
+from eventport.identity import source_uuid
 from eventport.imports.errors import ImportRefused
 from eventport.imports.model import EventData
-from eventport.events.archive_layout import MANIFEST
 from eventport.imports.readers.archive import read_archive
 from eventport.imports.readers.frab_xml import read_frab_xml
 from eventport.imports.readers.open_event import locate_documents, read_open_event
@@ -46,9 +48,32 @@ def detect_zip_format(zf: SafeZip) -> str:
                         "Open Event export (no 'event' document)")
 
 
+def assign_uuids(data: EventData) -> EventData:
+    """Every entity the source gave no uuid gets one derived from the source's identity
+    (format, conference, kind, the source's own id): re-reading the same source — or its
+    next version — gives the same uuids, so an import can update instead of duplicate."""
+    name = data.event.values.get("name")
+    conference = data.identifier or name or "event"
+    if data.event.uuid is None:
+        data.event.uuid = source_uuid(data.format, conference, "event")
+    for resource in PROGRAM:
+        for item in data.items[resource.name]:
+            if item.uuid is None:
+                item.uuid = source_uuid(data.format, conference, resource.name, item.source_id)
+    return data
+
+
 def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None
                 ) -> tuple[EventData, SafeZip | None]:
-    """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from."""
+    """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from.
+
+    Every entity of the result has a uuid (the source's, or one derived from it)."""
+    data, zf = _read(file, fmt, limits)
+    return assign_uuids(data), zf
+
+
+def _read(file: IO[bytes], fmt: str | None, limits: ZipLimits | None
+          ) -> tuple[EventData, SafeZip | None]:
     check_format(fmt)
     head = file.read(512)
     file.seek(0)

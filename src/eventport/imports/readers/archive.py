@@ -26,8 +26,8 @@ from eventport.events.archive_layout import (
 )
 from eventport.events.models import MediaKind
 from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, Resource
-from eventport.identity import is_uuid, normal_uuid, source_uuid
 from eventport.events.schemas import IDENTIFIER_PATTERN
+from eventport.identity import is_uuid, normal_uuid, source_uuid
 from eventport.imports.errors import ImportRefused
 from eventport.imports.model import EventData, ItemData, MediaRef, singular, validate_fields
 from eventport.imports.safezip import SafeZip

@@ -1,4 +1,4 @@
-"""a uuid on the event and every program entity, unique on this server
+"""a uuid on the event and every program entity, unique on this server; import modes
 
 DESIGN.md *Identity*: the uuid travels with the entity through export and import, so
 two servers (and two versions of one source) can tell "the same session". Existing rows
@@ -32,7 +32,9 @@ ALL = (*NEW, "sessions")
 def _fill(table: str) -> None:
     """Give every row without a uuid (and every duplicate but the first) a fresh one."""
     conn = op.get_bind()
-    rows = conn.execute(sa.text(f"SELECT id, uuid FROM {table} ORDER BY id")).all()
+    rows_table = sa.table(table, sa.column("id", sa.Integer), sa.column("uuid", sa.String))
+    rows = conn.execute(sa.select(rows_table.c.id, rows_table.c.uuid)
+                        .order_by(rows_table.c.id)).all()
     seen: set[str] = set()
     for row_id, value in rows:
         if value and value not in seen:
@@ -40,11 +42,14 @@ def _fill(table: str) -> None:
             continue
         fresh = str(uuid.uuid4())
         seen.add(fresh)
-        conn.execute(sa.text(f"UPDATE {table} SET uuid = :uuid WHERE id = :id"),
-                     {"uuid": fresh, "id": row_id})
+        conn.execute(rows_table.update().where(rows_table.c.id == row_id)
+                     .values(uuid=fresh))
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("import_jobs") as batch:
+        batch.add_column(sa.Column("mode", sa.String(length=16), nullable=False,
+                                   server_default="create"))
     for table in NEW:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("uuid", sa.String(length=36), nullable=True))
@@ -57,6 +62,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("import_jobs") as batch:
+        batch.drop_column("mode")
     for table in ALL:
         with op.batch_alter_table(table) as batch:
             batch.drop_index(f"ix_{table}_uuid")
