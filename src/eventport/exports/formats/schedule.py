@@ -379,8 +379,8 @@ def _version(snapshot: EventSnapshot, slots: list[Slot]) -> str:
     event = {key: value for key, value in snapshot.event.items() if key != "id"}
     digest.update(json.dumps(event, sort_keys=True, default=str).encode())
     for name in ("microlocations", "tracks", "session_types", "speakers"):
-        digest.update(json.dumps(snapshot.documents.get(name, []), sort_keys=True,
-                                 default=str).encode())
+        docs = sorted(snapshot.documents.get(name, []), key=lambda doc: doc["id"])
+        digest.update(json.dumps(docs, sort_keys=True, default=str).encode())
     for slot in slots:
         digest.update(repr(slot).encode())
     return digest.hexdigest()[:12]
