@@ -47,7 +47,12 @@ from eventport.imports.errors import ImportRefused
 from eventport.imports.importer import MODES, Staged
 from eventport.imports.model import EventData
 from eventport.imports.models import ImportJob
-from eventport.imports.readers import check_format, read_upload, sniff_container
+from eventport.imports.readers import (
+    check_container,
+    check_format,
+    read_upload,
+    sniff_container,
+)
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
 from eventport.imports.staging import SNIFF_BYTES, publish, stage_media, staging_prefix
@@ -83,11 +88,7 @@ def create_import_job(
     head = read_head(chunks, SNIFF_BYTES)
     if not head:
         raise InvalidInput("the uploaded file is empty")
-    container = sniff_container(head)
-    wrong = format is not None and (format == "frab-xml") != (container == "xml")
-    if container is None or wrong:
-        expected = {"frab-xml": "an XML file", None: "a zip or XML file"}.get(format, "a zip")
-        raise ImportRefused(f"the upload is not {expected}")
+    check_container(format, sniff_container(head))
     job = ImportJob(id=new_job_id(), format=format, dry_run=dry_run, requested_by_id=user.id,
                     mode=mode, event_id=event_id if mode == "update" else None,
                     original_filename=(filename or "upload")[:255], options={},
