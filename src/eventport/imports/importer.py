@@ -103,7 +103,8 @@ def _utc(value: Any, tz: zoneinfo.ZoneInfo) -> Any:
 def _source_values(resource: Resource, item: ItemData, uuids: dict[str, dict[int, str]],
                    tz: zoneinfo.ZoneInfo) -> dict[str, Any]:
     """The item's values as comparable data: references as uuids, times in UTC."""
-    out = {name: _utc(value, tz) for name, value in item.values.items()}
+    # The identifier is not a value of the event's data: the plan compares it apart.
+    out = {name: _utc(value, tz) for name, value in item.values.items() if name != "identifier"}
     for attr, target in resource.references.items():
         if out.get(attr) is not None:
             out[attr] = uuids[target][out[attr]]
@@ -304,7 +305,8 @@ def _update_event(db: Session, event: Event, data: EventData, change: Change,
                             f"the event keeps {event.identifier!r}")
         else:
             event.identifier = str(data.identifier)
-    events.update_event(db, event, dict(data.event.values))
+    events.update_event(db, event, {k: v for k, v in data.event.values.items()
+                                    if k != "identifier"})
     _attach(db, written, EVENT, event, data.event, staged,
             [s.name for s in EVENT.media if s.name in change.fields])
 
