@@ -15,7 +15,7 @@ from eventport.exports.snapshot import take_snapshot
 from eventport.imports.readers import read_upload
 from eventport.storage import Storage
 from tests.formats.validators import assert_valid_schedule_json, assert_valid_schedule_xml
-from tests.imports.conftest import row_counts, run
+from tests.imports.conftest import FOSSASIA, row_counts, run, zip_bytes
 from tests.sample_data import DATA
 
 DEMOCON = DATA / "voc-schedule" / "json" / "examples" / "pretalx-democon.json"
@@ -94,3 +94,41 @@ def test_frab_json_imports_and_reexports_schema_valid(db: Session, storage: Stor
                  event_id=job.event_id, dry_run=True)
     assert update.state == "succeeded", update.error
     assert update.result["plan"]["changes"] == []
+
+
+def _fossasia(drop: tuple[str, ...] = (), sessions: list[dict[str, object]] | None = None
+              ) -> bytes:
+    entries = [(p.stem, p.read_bytes()) for p in sorted(FOSSASIA.iterdir())
+               if p.stem not in drop and not (sessions is not None and p.stem == "sessions")]
+    if sessions is not None:
+        entries.append(("sessions", json.dumps(sessions).encode()))
+    return zip_bytes(entries)
+
+
+def test_open_event_without_a_session_type_list_creates_them_from_the_sessions() -> None:
+    sessions = json.loads((FOSSASIA / "sessions.json").read_bytes())
+    embedded = {s["session-type"]["id"] for s in sessions if s.get("session-type")}
+    data, zf = read_upload(io.BytesIO(_fossasia(drop=("session_types",))), None)
+    assert zf is not None
+    zf.close()
+    types = data.items["session-types"]
+    assert {t.source_id for t in types} == embedded and len(types) > 1
+    assert len(data.items["sessions"]) == len(sessions) == 491
+    assert sum(1 for s in data.items["sessions"] if s.values["session_type_id"]) == sum(
+        1 for s in sessions if s.get("session-type"))
+
+
+def test_open_event_dangling_references_are_warnings_naming_the_session() -> None:
+    sessions = json.loads((FOSSASIA / "sessions.json").read_bytes())
+    sessions[0]["track"] = {"id": 99999, "name": "Nowhere"}
+    sessions[1]["speakers"] = [{"id": 88888}]
+    data, zf = read_upload(io.BytesIO(_fossasia(sessions=sessions)), None)
+    assert zf is not None
+    zf.close()
+    first, second = data.items["sessions"][0], data.items["sessions"][1]
+    assert first.values["track_id"] is None and 88888 not in second.values["speaker_ids"]
+    assert any("track 99999 does not exist" in w and sessions[0]["title"] in w
+               for w in data.warnings)
+    assert any("speaker(s) 88888 do not exist" in w for w in data.warnings)
+    speakers = json.loads((FOSSASIA / "speakers.json").read_bytes())
+    assert len(data.items["speakers"]) == len({s["id"] for s in speakers}) == 187
