@@ -34,7 +34,7 @@ from eventport.events.models import Event, MediaFile
 from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, RESOURCES, Resource, slugify
 from eventport.identity import fresh_uuid
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, MediaRef
+from eventport.imports.eventdata import EventData, ItemData, MediaRef
 
 MODES = ("create", "update", "copy")
 #: Kinds in a plan: the event, then the program resources in import order.

@@ -8,7 +8,7 @@ transaction → publish media.
    (as exports do), so a redelivered message never runs it twice.
 3. The upload is read *in place* from storage (:mod:`eventport.imports.source`), through
    :class:`~eventport.imports.safezip.SafeZip` and a reader, into a validated
-   :class:`~eventport.imports.model.EventData`; every relation is checked before any write.
+   :class:`~eventport.imports.eventdata.EventData`; every relation is checked before any write.
 4. Each media file is streamed out of the zip to ``imports/<job>/media/…`` while its
    size, SHA-256 (against the manifest) and content type (sniffed from the bytes, must
    suit the slot) are checked. A dry run does the same checks and discards the bytes.
@@ -44,8 +44,8 @@ from eventport.events import service as events
 from eventport.events.models import Event
 from eventport.imports import importer
 from eventport.imports.errors import ImportRefused
+from eventport.imports.eventdata import EventData
 from eventport.imports.importer import MODES, Staged
-from eventport.imports.model import EventData
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import (
     check_container,

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from eventport.events.media import sniff
 from eventport.events.resources import ACCEPTED_TYPES
 from eventport.imports.errors import ImportRefused
+from eventport.imports.eventdata import EventData, MediaRef
 from eventport.imports.importer import Staged
-from eventport.imports.model import EventData, MediaRef
 from eventport.imports.safezip import SafeZip
 from eventport.storage import Storage
 

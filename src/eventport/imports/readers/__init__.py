@@ -20,7 +20,7 @@ from eventport.events.archive_layout import MANIFEST
 from eventport.events.resources import PROGRAM
 from eventport.identity import source_uuid
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData
+from eventport.imports.eventdata import EventData
 from eventport.imports.readers.archive import read_archive
 from eventport.imports.readers.frab_json import read_frab_json
 from eventport.imports.readers.frab_xml import read_frab_xml

@@ -29,7 +29,7 @@ from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, Resource
 from eventport.events.schemas import IDENTIFIER_PATTERN
 from eventport.identity import is_uuid, normal_uuid, source_uuid
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, MediaRef, singular, validate_fields
+from eventport.imports.eventdata import EventData, ItemData, MediaRef, singular, validate_fields
 from eventport.imports.safezip import SafeZip
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

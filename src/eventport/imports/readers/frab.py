@@ -23,7 +23,7 @@ from eventport.events.models import SessionState
 from eventport.events.resources import EVENT, RESOURCES
 from eventport.identity import is_uuid, normal_uuid, source_uuid
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, validate_fields
+from eventport.imports.eventdata import EventData, ItemData, validate_fields
 
 _IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 #: Namespace of derived uuids: the same for frab XML and JSON of one conference.

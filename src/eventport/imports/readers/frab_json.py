@@ -14,7 +14,7 @@ import zoneinfo
 from typing import Any
 
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData
+from eventport.imports.eventdata import EventData
 from eventport.imports.readers.frab import (
     Conference,
     Person,

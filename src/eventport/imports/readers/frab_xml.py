@@ -19,7 +19,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData
+from eventport.imports.eventdata import EventData
 from eventport.imports.readers.frab import (
     Conference,
     Person,

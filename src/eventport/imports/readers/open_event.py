@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 from eventport.events.models import MediaKind, SessionState
 from eventport.events.resources import EVENT, RESOURCES, Resource
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, MediaRef, validate_fields
+from eventport.imports.eventdata import EventData, ItemData, MediaRef, validate_fields
 from eventport.imports.safezip import SafeZip
 
 DOCUMENTS = ("event", "meta", "forms", "microlocations", "sessions", "session_types",
