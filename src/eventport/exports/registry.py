@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar
 
 from eventport.exports.snapshot import EventSnapshot
+from eventport.job_lifecycle import JobStopped
 
 FORMAT_MODULES = ("archive", "ical", "xcal", "pentabarf", "frab_json", "csv")
 
 
-class ExportCancelled(Exception):
-    """Raised from inside an export when the job was cancelled; nothing is published."""
+#: Raised from inside an export when the job must stop (cancelled, or taken over by
+#: another worker); nothing is published. The exporters' name for the lifecycle's signal.
+ExportCancelled = JobStopped
 
 
 def _no_media(key: str) -> Iterator[bytes]:
