@@ -20,13 +20,15 @@ everything about a job that does not depend on what the job does:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import json
+import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -48,8 +50,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from eventport.db.base import UTCDateTime, utcnow
 from eventport.errors import Conflict, NotFound
 
+log = logging.getLogger(__name__)
+
 #: How often a running job writes its progress (and heartbeat) at most.
 PROGRESS_INTERVAL = 1.0
+
+#: A running attempt beats at least this often (seconds), even while one step takes long
+#: (a big snapshot, riding out a storage outage): only a dead worker goes silent.
+KEEPALIVE_EVERY = 4.0
 
 #: A job whose worker died this many times is failed rather than retried forever.
 MAX_ATTEMPTS = 3
@@ -284,6 +292,32 @@ class JobAttempt:
                 self.lost = True
             else:
                 self.cancelled = bool(row[0])
+
+    @contextlib.contextmanager
+    def keepalive(self, every: float = KEEPALIVE_EVERY) -> Iterator[None]:
+        """Beat from a background thread for the duration of the block, so the stale sweep
+        can tell a dead worker (silent) from a slow step (still beating)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                if self.lost:
+                    return
+                if time.monotonic() - self._last_write >= every:
+                    try:
+                        JobAttempt.heartbeat(self)
+                    except Exception:  # the database blinked; the next beat tries again
+                        log.warning("%s %s: heartbeat failed", self.noun, self.job_id,
+                                    exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{self.job_id[:8]}",
+                                  daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(every + 5)
 
     def check(self) -> None:
         """Raise :class:`LostOwnership` or :class:`JobCancelled` when the job must stop;

@@ -37,6 +37,8 @@ class ExportContext:
     options: dict[str, Any] = field(default_factory=dict)
     #: storage key -> its bytes as a stream of chunks
     open_media: Callable[[str], Iterator[bytes]] = _no_media
+    #: whether a media object exists (False only for "not found"; outages raise)
+    media_exists: Callable[[str], bool] = lambda key: True
     #: records something skipped; the job lists it in ``warnings``
     warn: Callable[[dict[str, Any]], None] = lambda warning: None
     #: (stage, done, total); cheap to call often, the job throttles writes

@@ -27,7 +27,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -44,8 +45,11 @@ from eventport.events.models import Event
 from eventport.exports.models import ACTIVE_STATES, ExportJob, JobState
 from eventport.exports.registry import ExportContext, exporters, get_exporter
 from eventport.exports.snapshot import read_snapshot
+from eventport.exports.verify import ArchiveInvalid, check_entries, verify_archive
+from eventport.imports.source import open_stored
 from eventport.job_lifecycle import Clock, JobCancelled, LostOwnership
-from eventport.storage import Storage, StorageError, get_storage
+from eventport.storage import PutResult, Storage, StorageError, get_storage
+from eventport.storage.retry import Patience
 
 log = logging.getLogger(__name__)
 
@@ -244,9 +248,15 @@ class _Run(lifecycle.JobAttempt):
     noun = "export"
 
     def context(self, options: dict[str, Any], storage: Storage) -> ExportContext:
+        """Media reads ride out storage outages for ``EVENTPORT_STORAGE_RETRY_SECONDS``
+        (resuming where a read broke); "not found" is answered, never retried."""
+        patience = Patience(get_settings().storage_retry_seconds)
         return ExportContext(
             options=options,
-            open_media=lambda key: storage.open(key),
+            open_media=lambda key: patience.stream(
+                lambda start: storage.open(key, start=start), f"reading {key}"),
+            media_exists=lambda key: patience.call(lambda: storage.exists(key),
+                                                   f"looking up {key}"),
             warn=self.warn,
             progress=self.progress,
             check_cancelled=self.check,
@@ -268,13 +278,85 @@ def _failure_reason(exc: BaseException, job_id: str) -> str:
     keeps its reason but not the file name it may carry; anything else may hold SQL or
     paths, so it points at the worker log instead.
     """
-    if isinstance(exc, StorageError | LookupError):
+    if isinstance(exc, StorageError | LookupError | ArchiveInvalid):
         return str(exc)
     if isinstance(exc, OSError):
         reason = exc.strerror or (str(exc.args[0]) if exc.args else type(exc).__name__)
         return f"writing the export failed: {reason}"
     return (f"internal error ({type(exc).__name__}); the details are in the worker log "
             f"under export {job_id}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one attempt needs to know about its job, read once after the claim."""
+
+    job_id: str
+    event_id: int
+    format: str
+    options: dict[str, Any]
+    filename: str
+    key: str
+    content_type: str
+
+
+def _plan(sessions: sessionmaker[Session], job_id: str) -> _Plan:
+    with sessions() as db:
+        job = db.get(ExportJob, job_id)
+        assert job is not None
+        event = db.get(Event, job.event_id)
+        identifier = event.identifier if event else str(job.event_id)
+        exporter = get_exporter(job.format)
+        filename = download_filename(identifier, job.format, exporter.extension,
+                                     job.created_at)
+        return _Plan(job_id, job.event_id, job.format, dict(job.options), filename,
+                     storage_key(job.event_id, job_id, filename), exporter.content_type)
+
+
+def _write(run: _Run, storage: Storage, engine: Engine, plan: _Plan) -> PutResult:
+    """Snapshot → exporter → storage writer (a multipart upload, aborted on any error)."""
+    exporter = get_exporter(plan.format)()
+    run.progress("snapshot", 0, 1)
+    snapshot = read_snapshot(engine, plan.event_id)
+    run.check()
+    with storage.writer(plan.key, content_type=plan.content_type, filename=plan.filename,
+                        metadata={"export_job": plan.job_id}) as out:
+        exporter.write(snapshot, out, run.context(plan.options, storage))  # type: ignore[arg-type]
+        run.check_now()  # before publishing: leaving the block by raising aborts the upload
+    assert out.result is not None
+    return out.result
+
+
+def _prove(run: _Run, storage: Storage, plan: _Plan, result: PutResult) -> dt.datetime:
+    """Read the stored object back and check it (DESIGN.md: succeeded only when proven);
+    a failed check deletes the object and fails the job with the reason."""
+    run.progress("verifying", 0, result.size, force=True)
+    try:
+        if plan.format == "archive":
+            with open_stored(storage, plan.key) as file:
+                verify_archive(file, _counted(run, storage.open(plan.key), result.size),
+                               size=result.size, sha256=result.sha256)
+        else:
+            size, digest = check_entries(_counted(run, storage.open(plan.key), result.size),
+                                         [], {})
+            if (size, digest) != (result.size, result.sha256):
+                raise ArchiveInvalid("the stored object differs from what was written")
+    except ArchiveInvalid as exc:
+        _discard(storage, plan.key)
+        raise ArchiveInvalid(f"the stored export failed its read-back check: {exc}") from None
+    except BaseException:
+        _discard(storage, plan.key)
+        raise
+    return run.clock()
+
+
+def _counted(run: _Run, chunks: Iterator[bytes], total: int) -> Iterator[bytes]:
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        run.progress("verifying", done, total)
+        run.check()
+        yield chunk
 
 
 def run_export(
@@ -295,34 +377,18 @@ def run_export(
     settings = get_settings()
     storage = storage or get_storage()
     sessions = sessionmaker(bind=engine, expire_on_commit=False) if engine else get_sessionmaker()
-    engine = engine or sessions.kw["bind"]
     attempt = _claim(sessions, job_id, clock, settings.job_stale_after)
     if attempt is None:
         return None
-    with sessions() as db:
-        job = db.get(ExportJob, job_id)
-        assert job is not None
-        event = db.get(Event, job.event_id)
-        identifier = event.identifier if event else str(job.event_id)
-        format, options, event_id = job.format, job.options, job.event_id
-        created_at = job.created_at
     run = _Run(job_id, attempt, sessions, clock, on_progress)
-    key: str | None = None
-    if attempt > 1:
-        _abort_leftover_uploads(storage, f"events/{event_id}/exports/{job_id}/")
     try:
-        exporter = get_exporter(format)()
-        run.progress("snapshot", 0, 1)
-        snapshot = read_snapshot(engine, event_id)
-        run.check()
-        filename = download_filename(identifier, format, exporter.extension, created_at)
-        key = storage_key(event_id, job_id, filename)
-        with storage.writer(key, content_type=exporter.content_type, filename=filename,
-                            metadata={"export_job": job_id}) as out:
-            exporter.write(snapshot, out, run.context(options, storage))  # type: ignore[arg-type]
-            run.check()  # last chance: leaving the block by raising aborts the upload
-        result = out.result
-        assert result is not None
+        with run.keepalive():
+            plan = _plan(sessions, job_id)
+            if attempt > 1:
+                _abort_leftover_uploads(storage, plan.key.rsplit("/", 1)[0] + "/")
+            result = _write(run, storage, engine or sessions.kw["bind"], plan)
+            verified_at = _prove(run, storage, plan, result)
+            run.check_now()
     except LostOwnership:
         log.warning("export %s: taken over by another worker; stopping", job_id)
         return None
@@ -330,27 +396,30 @@ def run_export(
         return run.finish(JobState.CANCELLED.value)
     except Exception as exc:
         log.exception("export %s failed", job_id)
-        # Storage errors say what an operator must fix (bucket, credentials); anything
-        # else may carry internals (SQL, paths) that event organizers should not read.
-        outcome = run.finish(JobState.FAILED.value, error=_failure_reason(exc, job_id)[:2000])
-        if outcome == JobState.FAILED.value and notify:
-            _notify(sessions, job_id)
-        return outcome
-
-    finished = clock()
-    expires = finished + dt.timedelta(days=settings.export_max_age_days)
-    outcome = run.finish(JobState.SUCCEEDED.value, storage_key=key, filename=filename,
-                         content_type=exporter.content_type, size=result.size,
-                         sha256=result.sha256, expires_at=expires)
+        return _finish_failed(run, sessions, exc, notify)
+    expires = verified_at + dt.timedelta(days=settings.export_max_age_days)
+    outcome = run.finish(JobState.SUCCEEDED.value, storage_key=plan.key,
+                         filename=plan.filename, content_type=plan.content_type,
+                         size=result.size, sha256=result.sha256, verified_at=verified_at,
+                         expires_at=expires)
     if outcome != JobState.SUCCEEDED.value:
         # Cancelled or taken over while the last bytes went out: no orphan object.
         with sessions() as db:
             current = db.get(ExportJob, job_id)
-            if current is None or current.storage_key != key:
-                _discard(storage, key)
-        return outcome
-    if notify:
+            if current is None or current.storage_key != plan.key:
+                _discard(storage, plan.key)
+    elif notify:
         _notify(sessions, job_id)
+    return outcome
+
+
+def _finish_failed(run: _Run, sessions: sessionmaker[Session], exc: BaseException,
+                   notify: bool) -> str | None:
+    # Storage errors say what an operator must fix (bucket, credentials); anything
+    # else may carry internals (SQL, paths) that event organizers should not read.
+    outcome = run.finish(JobState.FAILED.value, error=_failure_reason(exc, run.job_id)[:2000])
+    if outcome == JobState.FAILED.value and notify:
+        _notify(sessions, run.job_id)
     return outcome
 
 
