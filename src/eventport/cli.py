@@ -278,6 +278,25 @@ def cleanup(dry_run: bool) -> None:
         fail(f"could not delete {len(report.failed)} export(s): {', '.join(report.failed)}")
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def verify(file: str) -> None:
+    """Check an archive offline: zip directory, every entry's size and SHA-256 against
+    manifest.json, and that the documents import. Exit code 0 only when all hold."""
+    from eventport.exports.verify import ArchiveInvalid, verify_path
+
+    try:
+        proof = verify_path(file)
+    except ArchiveInvalid as exc:
+        fail(f"{file} is NOT a sound archive: {exc}")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    click.secho(f"{file}: OK — {proof.entries} entries ({proof.media} media"
+                + (f", {proof.missing} reported missing by the exporter" if proof.missing
+                   else "")
+                + f"), {proof.size} bytes, sha256 {proof.sha256}", fg="green")
+
+
 # ------------------------------------------------------------------------------ import
 
 
