@@ -21,7 +21,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from eventport.exports.archive import ArchiveWriter, canonical_json
+from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
