@@ -21,7 +21,6 @@ import copy
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -30,6 +29,7 @@ from eventport.exports.registry import (
     register,
 )
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 
 FORMAT_NAME = "eventport-archive"
 FORMAT_VERSION = 1
