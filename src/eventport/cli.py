@@ -150,7 +150,6 @@ def storage_check() -> None:
     from eventport.storage import StorageError, get_storage
     from eventport.storage.check import run_storage_check
 
-    click.echo(f"checking storage {get_settings().storage_url}")
     try:
         ok = run_storage_check(get_storage(), click.echo)
     except StorageError as exc:
