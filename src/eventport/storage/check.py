@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
 
+from eventport.naming import unique_prefix
 from eventport.storage.base import Storage, StorageError
 from eventport.storage.signing import verify_token
 
@@ -47,7 +47,7 @@ class _Probe:
     def __init__(self, storage: Storage, echo: Callable[[str], None]) -> None:
         self.storage = storage
         self.echo = echo
-        self.key = f"{PROBE_PREFIX}{uuid.uuid4().hex}.bin"
+        self.key = f"{PROBE_PREFIX}{unique_prefix()}.bin"
         self.payload = os.urandom(256 * 1024) + b"eventport storage check\n"
         self.digest = hashlib.sha256(self.payload).hexdigest()
         self.ok = True
