@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from eventport.exports.archive import ArchiveWriter, canonical_json
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -33,6 +32,7 @@ from eventport.exports.registry import (
     register,
 )
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 
 FORMAT_NAME = "eventport-archive"
 FORMAT_VERSION = 1

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from eventport.cli import main
 from eventport.events.models import Event
-from eventport.exports.archive import ArchiveWriter, is_compressible
 from eventport.exports.registry import ExportContext, get_exporter
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from eventport.exports.zipwriter import ArchiveWriter, is_compressible
 from tests.exports.conftest import DemoEvent, verify_archive
 
 
