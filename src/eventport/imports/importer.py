@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
-import secrets
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,10 +30,10 @@ from eventport.accounts.models import User
 from eventport.errors import Conflict, EventportError
 from eventport.events import service as events
 from eventport.events.models import Event, MediaFile
-from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, RESOURCES, Resource, slugify
-from eventport.identity import fresh_uuid
+from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, RESOURCES, Resource
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData, ItemData, MediaRef
+from eventport.naming import new_uuid, slugify, unique_prefix
 
 MODES = ("create", "update", "copy")
 #: Kinds in a plan: the event, then the program resources in import order.
@@ -222,17 +221,17 @@ def refuse_existing(db: Session, data: EventData) -> None:
 
 def give_fresh_uuids(data: EventData) -> None:
     """``copy`` mode: a new identity for everything (references are by source id)."""
-    data.event.uuid = fresh_uuid()
+    data.event.uuid = new_uuid()
     for resource in PROGRAM:
         for item in data.items[resource.name]:
-            item.uuid = fresh_uuid()
+            item.uuid = new_uuid()
 
 
 def _final_key(event_id: int, ref: MediaRef, number: int) -> str:
     stem, ext = posixpath.splitext(posixpath.basename(ref.path))
     ext = ext[1:].lower() if ext[1:].isalnum() and len(ext) <= 9 else "bin"
     return (f"events/{event_id}/media/{KIND_DIRS[ref.kind]}/"
-            f"{secrets.token_hex(8)}-{number}-{slugify(stem, 40)}.{ext}")
+            f"{unique_prefix()}-{number}-{slugify(stem, 40)}.{ext}")
 
 
 def _attach(db: Session, written: Written, resource: Resource, row: Any, item: ItemData,

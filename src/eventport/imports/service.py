@@ -29,17 +29,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from eventport import job_lifecycle as lifecycle
 from eventport.accounts import service as accounts
 from eventport.accounts.models import Role, User
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
-from eventport.db.jobs import ACTIVE_STATES, Clock, JobAttempt, JobState, claim, new_job_id
-from eventport.errors import Conflict, EventportError, InvalidInput, NotFound
+from eventport.errors import Conflict, EventportError, InvalidInput
 from eventport.events import service as events
 from eventport.events.models import Event
 from eventport.imports import importer
@@ -56,12 +56,12 @@ from eventport.imports.readers import (
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
 from eventport.imports.staging import SNIFF_BYTES, publish, stage_media, staging_prefix
+from eventport.job_lifecycle import Clock, JobState, LostOwnership, new_job_id
 from eventport.storage import Storage, StorageError, get_storage
 from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 
 
 # ------------------------------------------------------------------------- requesting
@@ -90,8 +90,8 @@ def create_import_job(
         raise InvalidInput("the uploaded file is empty")
     check_container(format, sniff_container(head))
     job = ImportJob(id=new_job_id(), format=format, dry_run=dry_run, requested_by_id=user.id,
-                    mode=mode, event_id=event_id if mode == "update" else None,
-                    original_filename=(filename or "upload")[:255], options={},
+                    mode=mode, options={"event_id": event_id} if mode == "update" else {},
+                    original_filename=(filename or "upload")[:255],
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],
                     result={})
     key = f"{staging_prefix(job.id)}upload"
@@ -121,52 +121,39 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
     events.get_event(db, event_id)
 
 
-def get_job(db: Session, job_id: str, user: User) -> ImportJob:
-    """Only the requester (or an admin) sees a job; everyone else gets a 404."""
-    job = db.get(ImportJob, job_id)
-    if job is None or not (user.is_admin or job.requested_by_id == user.id):
-        raise NotFound(f"import {job_id} not found")
-    return job
+def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
+    """Only the requester (or an admin) sees a job; everyone else gets a 404.
+    ``user=None`` is the operator (CLI)."""
+    def may_see(job: ImportJob) -> bool:
+        return user is not None and (user.is_admin or job.requested_by_id == user.id)
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    return lifecycle.visible_job(db, ImportJob, job_id, "import",  # type: ignore[no-any-return]
+                                 may_see if user is not None else None)
 
 
 def job_summary(job: ImportJob) -> dict[str, Any]:
     result = {k: v for k, v in (job.result or {}).items() if k not in ("publish", "discard")}
     return {
-        "id": job.id,
-        "state": job.state,
+        **lifecycle.summary(job),
         "format": job.format,
         "dry_run": job.dry_run,
         "mode": job.mode,
         "plan": (job.result or {}).get("plan"),
-        "progress": {"stage": job.progress_stage, "done": job.progress_done,
-                     "total": job.progress_total},
-        "event_id": job.event_id,
-        "error": job.error,
-        "warnings": list(job.warnings or []),
+        "event_id": job.event_id if job.event_id is not None else _target_id(job),
         "result": result,
         "original_filename": job.original_filename,
         "upload_size": job.upload_size,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
     }
 
 
 # ---------------------------------------------------------------------------- running
 
 
-class LostOwnership(Exception):
-    """Another worker claimed the job (ours was presumed dead); stop quietly."""
-
-
-class _Run(JobAttempt):
+class _Run(lifecycle.JobAttempt):
     """One attempt at one import; stops at once when another worker took the job over."""
 
     model = ImportJob
+    noun = "import"
 
     def heartbeat(self) -> None:
         super().heartbeat()
@@ -176,7 +163,7 @@ class _Run(JobAttempt):
 
 def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
            stale_after: int) -> int | None:
-    return claim(sessions, ImportJob, job_id, clock, stale_after)
+    return lifecycle.claim(sessions, ImportJob, job_id, clock, stale_after)
 
 
 def discard_upload(job: ImportJob, storage: Storage | None = None) -> None:
@@ -223,7 +210,7 @@ def run_import(
         job = db.get(ImportJob, job_id)
         assert job is not None
         view = _JobView(job.staging_key, job.format, job.dry_run, job.mode or "create",
-                        job.requested_by_id, job.event_id)
+                        job.requested_by_id, job.event_id, _target_id(job))
         previous = dict(job.result or {})
     run = _Run(job_id, attempt, sessions, clock, on_progress)
     try:
@@ -236,7 +223,7 @@ def run_import(
             result = {k: v for k, v in previous.items() if k not in ("publish", "discard")}
             run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
             return JobState.SUCCEEDED.value
-        if attempt > MAX_ATTEMPTS:
+        if attempt > lifecycle.MAX_ATTEMPTS:
             raise ImportRefused(f"the worker running this import stopped {attempt - 1} times")
         if view.key is None:
             raise ImportRefused("the job has no uploaded file")
@@ -300,11 +287,17 @@ class _JobView:
     dry_run: bool
     mode: str
     owner_id: int | None
-    event_id: int | None
+    event_id: int | None  # set by the commit that wrote the rows
+    target_id: int | None  # mode=update: the event to update
+
+
+def _target_id(job: ImportJob) -> int | None:
+    value = (job.options or {}).get("event_id")
+    return value if isinstance(value, int) else None
 
 
 def _target(db: Session, job: _JobView) -> Event:
-    event = db.get(Event, job.event_id) if job.event_id is not None else None
+    event = db.get(Event, job.target_id) if job.target_id is not None else None
     if event is None:
         raise ImportRefused("the event to update no longer exists")
     return event
@@ -416,26 +409,9 @@ def _publish_written(run: _Run, storage: Storage, job: _JobView,
 
 def stale_jobs(db: Session, *, now: dt.datetime | None = None,
                stale_after: int | None = None) -> list[str]:
-    """Import jobs to send again: running with a dead heartbeat, or queued and forgotten.
-
-    Safe to re-send: :func:`run_import` claims atomically and resumes publishing when
-    the previous attempt had committed. Jobs that died :data:`MAX_ATTEMPTS` times fail.
-    """
-    now = now or utcnow()
-    stale = now - dt.timedelta(seconds=stale_after or get_settings().job_stale_after)
-    jobs = list(db.scalars(select(ImportJob).where(
-        ImportJob.state.in_(ACTIVE_STATES),
-        or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < stale),
-    )))
-    resend = []
-    for job in jobs:
-        if (job.state == JobState.RUNNING.value and job.attempts >= MAX_ATTEMPTS
-                and job.event_id is None):
-            job.state, job.progress_stage, job.finished_at = "failed", "failed", now
-            job.error = f"the worker running this import stopped {job.attempts} times"
-        else:
-            if job.state == JobState.QUEUED.value:
-                job.heartbeat_at = now
-            resend.append(job.id)
-    db.commit()
-    return resend
+    """Import jobs to send again (see :func:`eventport.job_lifecycle.stale_jobs`); one
+    whose rows are committed (it knows its event) only has publishing left and is
+    resumed whatever its attempt count."""
+    return lifecycle.stale_jobs(db, ImportJob, "import", now=now,
+                                stale_after=stale_after or get_settings().job_stale_after,
+                                resumable=ImportJob.event_id.is_not(None))

@@ -18,7 +18,6 @@ from typing import IO, Any
 
 from eventport.events.archive_layout import MANIFEST
 from eventport.events.resources import PROGRAM
-from eventport.identity import source_uuid
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData
 from eventport.imports.readers.archive import read_archive
@@ -26,6 +25,7 @@ from eventport.imports.readers.frab_json import read_frab_json
 from eventport.imports.readers.frab_xml import read_frab_xml
 from eventport.imports.readers.open_event import locate_documents, read_open_event
 from eventport.imports.safezip import SafeZip, ZipLimits
+from eventport.naming import derived_uuid
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,11 @@ def assign_uuids(data: EventData) -> EventData:
     name = data.event.values.get("name")
     conference = data.identifier or name or "event"
     if data.event.uuid is None:
-        data.event.uuid = source_uuid(data.format, conference, "event")
+        data.event.uuid = derived_uuid(data.format, conference, "event")
     for resource in PROGRAM:
         for item in data.items[resource.name]:
             if item.uuid is None:
-                item.uuid = source_uuid(data.format, conference, resource.name, item.source_id)
+                item.uuid = derived_uuid(data.format, conference, resource.name, item.source_id)
     return data
 
 

@@ -27,10 +27,10 @@ from eventport.events.archive_layout import (
 from eventport.events.models import MediaKind
 from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, Resource
 from eventport.events.schemas import IDENTIFIER_PATTERN
-from eventport.identity import is_uuid, normal_uuid, source_uuid
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData, ItemData, MediaRef, singular, validate_fields
 from eventport.imports.safezip import SafeZip
+from eventport.naming import derived_uuid, is_uuid, normal_uuid
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -174,11 +174,11 @@ def _derive_v1_uuids(data: EventData, event_doc: dict[str, Any]) -> None:
     ids, so that importing the same v1 archive twice gives the same uuids."""
     origin = f"{event_doc.get('identifier')}/{event_doc.get('id')}"
     if data.event.uuid is None:
-        data.event.uuid = source_uuid("eventport-archive-v1", origin, "event")
+        data.event.uuid = derived_uuid("eventport-archive-v1", origin, "event")
     for resource in PROGRAM:
         for item in data.items[resource.name]:
             if item.uuid is None:
-                item.uuid = source_uuid("eventport-archive-v1", origin, resource.name,
+                item.uuid = derived_uuid("eventport-archive-v1", origin, resource.name,
                                         item.source_id)
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from eventport.events.models import SessionState
 from eventport.events.resources import EVENT, RESOURCES
-from eventport.identity import is_uuid, normal_uuid, source_uuid
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData, ItemData, validate_fields
+from eventport.naming import derived_uuid, is_uuid, normal_uuid
 
 _IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 #: Namespace of derived uuids: the same for frab XML and JSON of one conference.
@@ -134,7 +134,7 @@ class _Builder:
         self.skipped_links = 0
 
     def _uuid(self, kind: str, guid: str, source_id: object) -> str:
-        return normal_uuid(guid) if is_uuid(guid) else source_uuid(SOURCE, self.key, kind,
+        return normal_uuid(guid) if is_uuid(guid) else derived_uuid(SOURCE, self.key, kind,
                                                                     source_id)
 
     def named(self, resource: str, name: str, values: dict[str, Any],
@@ -255,7 +255,7 @@ def to_event_data(conf: Conference, fmt: str) -> EventData:
     where = f"{conf.file} conference"
     data = EventData(format=fmt, event=ItemData(0, where, validate_fields(
         EVENT, _event_values(conf, builder.sessions), where, conf.warnings),
-        uuid=source_uuid(SOURCE, builder.key, "event")),
+        uuid=derived_uuid(SOURCE, builder.key, "event")),
         identifier=acronym if _IDENTIFIER.match(acronym) else None, warnings=conf.warnings)
     for name, table in builder.tables.items():
         data.items[name] = list(table.values())

@@ -6,8 +6,8 @@ get a fresh uuid each; sessions already had one, but importing one archive twice
 duplicate it, so a duplicate keeps its uuid only on its oldest row (the others get a
 fresh one) before the unique index is created.
 
-Revision ID: 0003_uuids
-Revises: 0002_exports
+Revision ID: 0004_uuids
+Revises: 0003_proven_jobs
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_uuids"
-down_revision: str | Sequence[str] | None = "0002_exports"
+revision: str = "0004_uuids"
+down_revision: str | Sequence[str] | None = "0003_proven_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
