@@ -186,14 +186,15 @@ def test_pipelined_writer_is_deterministic_with_large_chunks() -> None:
 
 
 def test_sink_failure_ends_the_export_and_its_threads() -> None:
-    """A sink that fails in the writer thread fails the export in the caller's thread."""
-    snapshot = _snapshot({"k1": b""})
+    """A sink that fails in the writer thread fails the writer in the caller's thread."""
+    writer = ArchiveWriter(FailingSink(3 * 1024 * 1024))
     big = [os.urandom(1024 * 1024) for _ in range(8)]
-    ctx = ExportContext(options={}, open_media=lambda key: iter(big))
     try:
-        get_exporter("archive")().write(snapshot, FailingSink(3 * 1024 * 1024), ctx)
+        writer.add_stream("media/video/v.mp4", iter(big), "video/mp4")
+        writer.close()
     except ConnectionError as exc:
         assert "upload lost" in str(exc)
+        writer.abort()
     else:
         raise AssertionError("the export did not fail")
     assert not _pipeline_threads()
