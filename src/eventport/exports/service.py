@@ -38,6 +38,7 @@ from eventport.accounts.models import User
 from eventport.config import Settings, get_settings
 from eventport.db import get_sessionmaker, utcnow
 from eventport.db.jobs import Clock, JobAttempt, claim
+from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.events.models import Event
 from eventport.exports.models import ACTIVE_STATES, ExportJob, JobState
@@ -146,12 +147,12 @@ def get_job(db: Session, job_id: str) -> ExportJob:
     return job
 
 
-def list_jobs(db: Session, event_id: int, limit: int = 100) -> list[ExportJob]:
-    """The event's export history, newest first."""
-    return list(db.scalars(
-        select(ExportJob).where(ExportJob.event_id == event_id)
-        .order_by(ExportJob.created_at.desc(), ExportJob.id).limit(limit)
-    ))
+def list_jobs(db: Session, event_id: int, page: int = 1, per_page: int = MAX_PER_PAGE
+              ) -> tuple[list[ExportJob], int]:
+    """One page of the event's export history, newest first, and the total."""
+    query = (select(ExportJob).where(ExportJob.event_id == event_id)
+             .order_by(ExportJob.created_at.desc(), ExportJob.id))
+    return paginate(db, query, page, per_page)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
