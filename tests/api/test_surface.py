@@ -97,3 +97,21 @@ def test_openapi_documents_every_problem_an_operation_answers(client: TestClient
 def test_the_hand_kept_lists_name_real_operations(client: TestClient) -> None:
     names = {route.name for route in api_routes(client.app)}  # type: ignore[arg-type]
     assert (CONFLICTS | set(EXTRA)) - names <= {"change_role"}  # change_role: web's branch
+
+
+def test_every_length_the_api_accepts_fits_its_column() -> None:
+    """PostgreSQL refuses a value longer than its VARCHAR (SQLite stores it anyway), so a
+    schema allowing more than the column is a 500 on one database only."""
+    from sqlalchemy import String
+
+    from eventport.events.resources import EVENT, RESOURCES
+
+    too_long = []
+    for resource in (EVENT, *RESOURCES.values()):
+        for name, field in resource.create_schema.model_fields.items():
+            column = resource.model.__table__.columns.get(name)
+            limits = [m.max_length for m in field.metadata if getattr(m, "max_length", None)]
+            if (column is not None and isinstance(column.type, String) and column.type.length
+                    and limits and limits[0] > column.type.length):
+                too_long.append(f"{resource.name}.{name}: {limits[0]} > {column.type.length}")
+    assert not too_long

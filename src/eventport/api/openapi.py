@@ -9,7 +9,8 @@ described correctly without anyone remembering to:
 * an operation that needs the caller (``current_user``) answers 401 and declares the
   bearer security scheme; one that also names a resource in its path answers 403 (role
   too low) and 404 (no such resource, or no role on its event);
-* a path parameter, query parameter or body means 422; a JSON body also 415;
+* a path parameter, query parameter or body means 422; a JSON body also 415 and 400
+  (bytes that cannot be decoded);
 * a multipart body (an upload) means 413; a route that touches storage, 503;
 * 409 cannot be derived (it depends on the resource's state), so :data:`CONFLICTS`
   names the operations that answer it, and a test checks the names exist;
@@ -38,9 +39,11 @@ CONFLICTS = frozenset({
 EXTRA: dict[str, set[int]] = {
     "signed_file_download": {403, 404, 416},
     "health": {503},
+    "create_token": {401},  # wrong e-mail or password
 }
 
 DESCRIPTIONS = {
+    400: "The body could not be parsed at all",
     401: "No valid bearer token (POST /api/v1/auth/token gives one)",
     403: "Your role on the event does not allow this",
     404: "No such resource, or no role on the event it belongs to",
@@ -104,7 +107,7 @@ def statuses(route: Any, operation: dict[str, Any]) -> set[int]:
         found.add(422)
     content = operation.get("requestBody", {}).get("content", {})
     if "application/json" in content:
-        found |= {415, 422}
+        found |= {400, 415, 422}  # 400: a body that cannot even be decoded
     if "multipart/form-data" in content:
         found |= {413, 422}
     if deps.storage in calls:

@@ -100,7 +100,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found",
+        titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
                   405: "Method not allowed", 413: "Payload too large"}
         response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
         if exc.headers:
