@@ -13,6 +13,7 @@ from typing import NoReturn
 import click
 
 from eventport.config import ConfigurationError, Settings, get_settings
+from eventport.imports.readers import FORMATS as IMPORT_FORMATS
 from eventport.naming import plural
 
 #: Commands that may create a new installation's database (what `make run` runs first).
@@ -310,17 +311,37 @@ def cleanup(dry_run: bool) -> None:
              f"{', '.join(report.failed)}")
 
 
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def verify(file: str) -> None:
+    """Check an archive offline: zip directory, every entry's size and SHA-256 against
+    manifest.json, and that the documents import. Exit code 0 only when all hold."""
+    from eventport.exports.verify import ArchiveInvalid, verify_path
+
+    try:
+        proof = verify_path(file)
+    except ArchiveInvalid as exc:
+        fail(f"{file} is NOT a sound archive: {exc}")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    click.secho(f"{file}: OK — {proof.entries} entries ({proof.media} media"
+                + (f", {proof.missing} reported missing by the exporter" if proof.missing
+                   else "")
+                + f"), {proof.size} bytes, sha256 {proof.sha256}", fg="green")
+
+
 # ------------------------------------------------------------------------------ import
 
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--owner", "owner_email", required=True, help="E-mail of the new event's owner.")
-@click.option("--format", "fmt", type=click.Choice(["archive", "open-event", "frab-xml"]),
+@click.option("--format", "fmt", type=click.Choice(list(IMPORT_FORMATS)),
               default=None, help="Detected when omitted.")
 @click.option("--dry-run", is_flag=True, help="Validate and report counts; write nothing.")
 def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) -> None:
-    """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml)."""
+    """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml or
+    schedule.json)."""
     from sqlalchemy import select
 
     from eventport.accounts.models import User

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from eventport import job_lifecycle as lifecycle
 from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.db import utcnow
@@ -237,7 +238,7 @@ def test_dead_worker_job_is_requeued_and_taken_over(db: Session, demo_event: Dem
     ghost = service._Run(job.id, 1, service.get_sessionmaker(), utcnow)
     with pytest.raises(service.LostOwnership):
         ghost.heartbeat()
-        ghost.check_cancelled()
+        ghost.check()
 
 
 def test_fresh_running_job_is_not_taken(db: Session, demo_event: DemoEvent) -> None:
@@ -251,7 +252,7 @@ def test_job_that_kills_workers_fails_after_max_attempts(db: Session,
                                                           demo_event: DemoEvent) -> None:
     job = _request(db, demo_event)
     base = utcnow() - dt.timedelta(hours=1)
-    for n in range(service.MAX_ATTEMPTS):  # claimed, died, claimed again, ... three times
+    for n in range(lifecycle.MAX_ATTEMPTS):  # claimed, died, claimed again, ... three times
         at = base + dt.timedelta(minutes=2 * n)
         assert service._claim(service.get_sessionmaker(), job.id, lambda at=at: at, 90) == n + 1
     assert service.stale_jobs(db) == []

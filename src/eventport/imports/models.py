@@ -8,7 +8,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventport.db.base import Base
-from eventport.db.jobs import JobRecord
+from eventport.job_lifecycle import JobRecord
 
 
 class ImportJob(JobRecord, Base):
@@ -16,6 +16,8 @@ class ImportJob(JobRecord, Base):
 
     format: Mapped[str | None] = mapped_column(String(32), nullable=True)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: create (a new event), update (``event_id``, set when requested), copy (fresh uuids)
+    mode: Mapped[str] = mapped_column(String(16), default="create")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     staging_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     original_filename: Mapped[str] = mapped_column(String(255), default="")
