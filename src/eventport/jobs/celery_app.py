@@ -3,7 +3,7 @@
 * Embedded (default ``EVENTPORT_BROKER_URL=filesystem://``): kombu's filesystem
   transport under ``<data_dir>/broker`` — no server to install, messages are files, so
   queued jobs survive a restart of ``eventport serve``. It supports revoke, unlike the
-  SQLAlchemy transport (LIBRARIES.md).
+  SQLAlchemy transport.
 * Scaled: ``redis://…`` or ``amqp://…``; N × ``eventport worker``, one ``eventport beat``.
 
 Celery's result backend is not used (``task_ignore_result``): the job row is the source
