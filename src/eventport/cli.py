@@ -278,6 +278,32 @@ def cleanup(dry_run: bool) -> None:
         fail(f"could not delete {len(report.failed)} export(s): {', '.join(report.failed)}")
 
 
+# ----------------------------------------------------------------------------- backups
+
+
+@main.group()
+def backups() -> None:
+    """Scheduled backups (events' backup policies)."""
+
+
+@backups.command("run-due")
+def backups_run_due() -> None:
+    """Start the backups that are due now (beat does this every minute); safe to run
+    beside beat: each due backup is started once."""
+    from eventport.backups.service import run_due
+    from eventport.jobs import enqueue_export
+    from eventport.storage import get_storage
+
+    report = run_due(storage=get_storage(), enqueue=enqueue_export)
+    for job_id in report.created:
+        click.echo(f"started export {job_id}")
+    for job_id in report.expired:
+        click.echo(f"expired export {job_id} (keep_last)")
+    for job_id in report.reported:
+        click.echo(f"reported failed backup {job_id}")
+    click.echo(f"{len(report.created)} backup(s) started")
+
+
 # ------------------------------------------------------------------------------ import
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventport.accounts import service as accounts
 from eventport.accounts.models import Role, User
 from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
+from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.errors import NotFound
 from eventport.exports import service
@@ -71,6 +72,8 @@ def start_export(db: Db, event: Any, user: User, format: str,
     job, created = service.request_export(db, event, user, format, options)
     if created:
         enqueue_export(job.id)
+    record(db, event.id, user, "export.requested", f"export {job.id}",
+           {"format": format, "options": job.options, "new_job": created})
     return job
 
 
@@ -95,20 +98,30 @@ def download_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep
                     ) -> RedirectResponse:
     job = job_for(db, user, job_id)
     url = service.download_link(storage, job)
+    record(db, job.event_id, user, "export.download_link", f"export {job.id}",
+           {"filename": job.filename})
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/exports/{job_id}/cancel")
 def cancel_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(service.cancel_job(db, job_for(db, user, job_id)))
+    job = service.cancel_job(db, job_for(db, user, job_id))
+    record(db, job.event_id, user, "export.cancelled", f"export {job.id}")
+    return job_json(job)
 
 
 @router.patch("/exports/{job_id}")
 def update_export(job_id: str, body: PinRequest, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(service.set_pinned(db, job_for(db, user, job_id), body.pinned))
+    job = service.set_pinned(db, job_for(db, user, job_id), body.pinned)
+    record(db, job.event_id, user, "export.pinned" if body.pinned else "export.unpinned",
+           f"export {job.id}")
+    return job_json(job)
 
 
 @router.delete("/exports/{job_id}", status_code=204)
 def delete_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep) -> Response:
-    service.delete_job(db, storage, job_for(db, user, job_id))
+    job = job_for(db, user, job_id)
+    service.delete_job(db, storage, job)
+    record(db, job.event_id, user, "export.deleted", f"export {job.id}",
+           {"filename": job.filename})
     return Response(status_code=204)

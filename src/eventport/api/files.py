@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from eventport.audit.service import record_signed_download
 from eventport.storage import ObjectNotFound, get_storage
 from eventport.storage._common import content_disposition
 from eventport.storage.base import ObjectInfo
@@ -136,5 +137,9 @@ def download_signed_file(token: str, request: Request) -> Response:
 
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
+    record_signed_download(grant.key, {
+        "client": request.client.host if request.client else None,
+        "user_agent": request.headers.get("user-agent", "")[:200],
+        "range": headers.get("Content-Range")})
     body: Iterator[bytes] = storage.open(grant.key, start=start, end=end)
     return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)

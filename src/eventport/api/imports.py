@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
+from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.errors import EventportError
 from eventport.imports import service
@@ -60,6 +61,9 @@ async def create_import(
     if late_format and not job.format:
         await run_in_threadpool(_set_format, db, job, late_format)
     await run_in_threadpool(enqueue_import, job.id)
+    if job.event_id is not None:  # an update of an existing event
+        await run_in_threadpool(record, db, job.event_id, user, "import.requested",
+                                f"import {job.id}", {"format": job.format, "dry_run": dry_run})
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
 

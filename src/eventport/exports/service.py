@@ -177,6 +177,7 @@ def job_summary(job: ExportJob) -> dict[str, Any]:
         "warnings": job.warnings or [],
         "expires_at": _iso(job.expires_at),
         "pinned": job.pinned,
+        "trigger": job.trigger,
         "filename": job.filename,
         "cancel_requested": job.cancel_requested,
     }
