@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from eventport.accounts.models import Role
 from eventport.backups.models import BackupPolicy
-from eventport.backups.service import run_due
+from eventport.backups.service import _claim, run_due
 from eventport.db import get_sessionmaker
 from eventport.exports.models import ExportJob
 from eventport.exports.service import run_export
@@ -71,8 +71,25 @@ def test_policy_api(client: TestClient, owner: Caller, event: dict, with_role) -
 
 def test_due_backup_is_created_once_by_racing_schedulers(client: TestClient, owner: Caller,
                                                          event: dict, db: Session) -> None:
-    """Four schedulers tick at once, an hour after the scheduler last ran: one export."""
+    """Schedulers tick at once, an hour after the scheduler last ran: one claim wins, and
+    one export is made (not one per missed minute)."""
     assert _put(client, event["id"], owner.headers, cron="* * * * *").status_code == 200
+    _due_now(db, event["id"], NOW - dt.timedelta(hours=1))
+    policy_id = db.scalar(select(BackupPolicy.id).where(BackupPolicy.event_id == event["id"]))
+    claims: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def claim() -> None:  # the step that must be exclusive, without the export's dedupe
+        barrier.wait()
+        with get_sessionmaker()() as session:
+            claims.append(_claim(session, policy_id, 0, NOW))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(c is not None for c in claims) == 1
     _due_now(db, event["id"], NOW - dt.timedelta(hours=1))
     created: list[str] = []
     barrier = threading.Barrier(4)
