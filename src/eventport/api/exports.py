@@ -34,6 +34,11 @@ class ExportRequest(BaseModel):
     states: list[str] | str | None = Field(
         default=None, description="schedule/CSV formats: session states to include")
     bom: bool | None = Field(default=None, description="CSV formats: start with a UTF-8 BOM")
+    profile: str | None = Field(default=None, max_length=16,
+                                description="archive: full (default) or public")
+    recipients: list[str] | None = Field(
+        default=None, max_length=20,
+        description="archive: age public keys (age1…); the stored file is .zip.age")
 
     def options(self) -> dict[str, Any] | None:
         given = {k: v for k, v in self.model_dump(exclude={"format"}).items() if v is not None}

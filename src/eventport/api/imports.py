@@ -16,6 +16,7 @@ from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.errors import EventportError
 from eventport.imports import service
+from eventport.imports.encrypted import decrypt_upload
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import check_format
 from eventport.jobs.import_tasks import enqueue_import
@@ -29,7 +30,9 @@ IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content
         "file": {"type": "string", "format": "binary",
                  "description": "archive zip, Open Event zip or schedule.xml"},
         "format": {"type": "string", "enum": ["archive", "open-event", "frab-xml"],
-                   "description": "detected when omitted; send it before the file"}}}}}}}
+                   "description": "detected when omitted; send it before the file"},
+        "identity": {"type": "string", "description": "age secret key (AGE-SECRET-KEY-1…) "
+                     "for an encrypted archive (.zip.age); held in memory only"}}}}}}}
 
 
 @router.post("", status_code=202, openapi_extra=IMPORT_UPLOAD_SPEC)
@@ -57,6 +60,8 @@ async def create_import(
         return job
 
     job, info = await receive_file(request, store, max_bytes=limit)
+    # The secret key stays in this request's memory (imports/encrypted.py).
+    await run_in_threadpool(decrypt_upload, db, storage, job, info.fields.pop("identity", None))
     late_format = info.fields.get("format")
     if late_format and not job.format:
         await run_in_threadpool(_set_format, db, job, late_format)

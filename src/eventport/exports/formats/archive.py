@@ -18,10 +18,13 @@ export).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from eventport.exports import privacy
 from eventport.exports.archive import ArchiveWriter, canonical_json
+from eventport.exports.encryption import parse_recipients
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -80,10 +83,24 @@ class ArchiveExporter(Exporter):
     extension = "zip"
     content_type = "application/zip"
     accepts_media = True
-    option_names = frozenset({"media"})
+    option_names = frozenset({"media", "profile", "recipients"})
 
     @classmethod
     def normalize_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Media kinds; ``profile`` and ``recipients`` only when not the default, so
+        plain archives keep the options (and dedupe keys) they always had."""
+        normalized = cls._normalize_media(options)
+        profile = options.get("profile", "full")
+        if profile not in privacy.PROFILES:
+            raise ValueError(f'"profile" must be one of: {", ".join(privacy.PROFILES)}')
+        if profile != "full":
+            normalized["profile"] = profile
+        if options.get("recipients"):
+            normalized["recipients"] = parse_recipients(options["recipients"])
+        return normalized
+
+    @staticmethod
+    def _normalize_media(options: dict[str, Any]) -> dict[str, Any]:
         media = options.get("media", list(MEDIA_KINDS))
         if not isinstance(media, list | tuple) or not all(isinstance(k, str) for k in media):
             raise ValueError('"media" must be a list of: ' + ", ".join(MEDIA_KINDS))
@@ -101,6 +118,9 @@ class ArchiveExporter(Exporter):
         return out.getvalue()
 
     def write(self, snapshot: EventSnapshot, out: BinaryIO, ctx: ExportContext) -> None:
+        if ctx.options.get("profile") == "public":
+            snapshot = privacy.public_view(snapshot)
+            ctx = dataclasses.replace(ctx, public_only=True)
         kinds = set(ctx.options.get("media", MEDIA_KINDS))
         included = [m for m in snapshot.media if m.kind in kinds]
         excluded = {m.path for m in snapshot.media if m.kind not in kinds}
@@ -159,6 +179,7 @@ class ArchiveExporter(Exporter):
             },
             "files": [entry.as_manifest() for entry in archive.entries],
             "missing": missing,
+            **privacy.manifest_fields(ctx.options.get("profile", "full")),
         }
         archive.add_bytes("manifest.json", canonical_json(manifest), "application/json")
         archive.close()

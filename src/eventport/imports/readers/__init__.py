@@ -21,7 +21,9 @@ ZIP_FORMATS = ("archive", "open-event")
 
 
 def sniff_container(head: bytes) -> str | None:
-    """``"zip"`` or ``"xml"`` from the first bytes, or None."""
+    """``"zip"``, ``"xml"`` or ``"age"`` (an encrypted archive) from the first bytes."""
+    if head.startswith(b"age-encryption.org/v1\n"):
+        return "age"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
@@ -63,6 +65,9 @@ def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = Non
         if len(content) > limit:
             raise ImportRefused(f"schedule.xml is larger than {limit} bytes")
         return read_frab_xml(content), None
+    if container == "age":
+        raise ImportRefused("this archive is encrypted (age): import it with its secret key "
+                            "(the identity field of POST /api/v1/imports)")
     if container != "zip":
         raise ImportRefused(f"a {fmt or 'zip'} import must be a zip file")
     zf = SafeZip(file, limits)
