@@ -2,7 +2,7 @@
 audit_entries; export_jobs.trigger (manual|schedule) and export_jobs.backup_policy_id
 
 Revision ID: 0004_backups
-Revises: 0002_exports
+Revises: 0003_proven_jobs
 Create Date: 2026-12-04 16:53:18.920838
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import eventport.db.base
 
 revision: str = "0004_backups"
-down_revision: str | Sequence[str] | None = "0002_exports"
+down_revision: str | Sequence[str] | None = "0003_proven_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

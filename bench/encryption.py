@@ -1,0 +1,69 @@
+"""Cost of encrypting archives (``recipients``): the same export with and without.
+
+    .venv/bin/python bench/encryption.py [--media-mb 800] [--dir /path]
+
+Generates the bench event of ``bench/export.py`` (~800 MB of incompressible media) and
+exports it twice with a fresh ``eventport worker`` each: plain, then encrypted to one age
+X25519 recipient (pyrage, streamed through an ``os.pipe``). Prints wall time, the job's
+own time (claim → done, including the read-back verification) and the worker's peak RSS;
+then decrypts the stored ``.zip.age`` with pyrage to a file and checks its manifest.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from export import generate, mbps, run_eventport, setup_env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--media-mb", type=int, default=800)
+    parser.add_argument("--dir", default=None, help="where to put the temp dir")
+    args = parser.parse_args()
+
+    import pyrage
+
+    root = Path(tempfile.mkdtemp(prefix="eventport-bench-age-", dir=args.dir))
+    env = setup_env(root)
+    try:
+        event_id, media_bytes = generate(args.media_mb, "Bench Conf")
+        print(f"generated event {event_id}: {media_bytes / 1e6:.0f} MB media")
+        os.sync()
+        identity = pyrage.x25519.Identity.generate()
+        plain = run_eventport(root, env, event_id, {"media": ["image", "document", "video"]})
+        sealed = run_eventport(root, env, event_id,
+                               {"media": ["image", "document", "video"],
+                                "recipients": [str(identity.to_public())]})
+        print(f"\n{'export':<14}{'wall s':>9}{'job s':>9}{'MB/s':>9}{'MB':>9}{'peak RSS MB':>13}")
+        for name, r in (("plain", plain), ("recipients=1", sealed)):
+            print(f"{name:<14}{r['wall']:>9.2f}{r['job']:>9.2f}"
+                  f"{mbps(r['size'], r['wall']):>9.0f}{r['size'] / 1e6:>9.0f}{r['rss']:>13.0f}")
+        print(f"encryption costs {sealed['wall'] / plain['wall']:.2f}x the plain wall time, "
+              f"{sealed['size'] - plain['size']} bytes of age framing")
+        stored = next((root / "storage").rglob("*.zip.age"))
+        start = time.perf_counter()
+        with open(stored, "rb") as src, open(root / "plain.zip", "wb") as dst:
+            pyrage.decrypt_io(src, dst, [identity])
+        print(f"pyrage decrypt of {stored.stat().st_size / 1e6:.0f} MB: "
+              f"{time.perf_counter() - start:.2f}s")
+        from eventport.exports.verify import verify_path
+
+        checked = verify_path(str(root / "plain.zip"))
+        print(f"decrypted archive verifies: {checked.entries} entries, sha256 "
+              f"{checked.sha256[:16]}…")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
