@@ -20,6 +20,7 @@ from tests.exports.conftest import (  # noqa: F401
     caller,
     celery_worker_env,
     demo_event,
+    smtp_server,
     smtp_sink,
     storage_root,
 )

@@ -19,7 +19,7 @@ from eventport.exports.service import run_export
 from eventport.storage import get_storage
 from tests.api.conftest import Caller
 from tests.backups.conftest import Receiver, payload
-from tests.exports.conftest import Mailbox
+from tests.exports.conftest import SmtpServer
 
 NOW = dt.datetime(2026, 6, 10, 9, 0, 30, tzinfo=dt.UTC)
 
@@ -143,17 +143,17 @@ def test_keep_last_per_policy_pinned_aside(client: TestClient, owner: Caller, ev
 
 
 @pytest.fixture
-def smtp(smtp_sink: Mailbox, monkeypatch: pytest.MonkeyPatch) -> Mailbox:
+def smtp(smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> SmtpServer:
     from eventport.config import get_settings
 
-    monkeypatch.setenv("EVENTPORT_SMTP_URL", smtp_sink.url)
+    monkeypatch.setenv("EVENTPORT_SMTP_URL", smtp_server.url)
     monkeypatch.setenv("EVENTPORT_WEBHOOK_ALLOW_PRIVATE", "true")
     get_settings.cache_clear()
-    return smtp_sink
+    return smtp_server
 
 
 def test_failed_backup_notifies_once(client: TestClient, owner: Caller, event: dict,
-                                     db: Session, smtp: Mailbox, receiver: Receiver) -> None:
+                                     db: Session, smtp: SmtpServer, receiver: Receiver) -> None:
     from eventport.webhooks.delivery import deliver
 
     hook = client.post(f"/api/v1/events/{event['id']}/webhooks", headers=owner.headers,
@@ -167,12 +167,15 @@ def test_failed_backup_notifies_once(client: TestClient, owner: Caller, event: d
     db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
         state="failed", error="storage bucket is gone", finished_at=NOW))
     db.commit()
-    before = len(smtp.to(owner.email))
+    def mails() -> list:
+        return [m for m in smtp.handler.messages if m["To"] == owner.email]
+
+    before = len(mails())
     first = run_due(now=NOW + dt.timedelta(seconds=5))
     second = run_due(now=NOW + dt.timedelta(seconds=10))
     assert first.reported == [job_id] and second.reported == []
-    mails = smtp.to(owner.email)[before:]
-    assert len(mails) == 1 and "storage bucket is gone" in mails[0].get_content()
+    sent = mails()[before:]
+    assert len(sent) == 1 and "storage bucket is gone" in sent[0].get_content()
     deliveries = client.get(f"/api/v1/events/{event['id']}/webhooks/{hook.json()['id']}"
                             "/deliveries", headers=owner.headers).json()
     assert len(deliveries) == 1

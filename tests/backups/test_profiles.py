@@ -69,7 +69,6 @@ def test_public_archive_holds_nothing_personal(client: TestClient, db: Session,
                    "Hidden Speaker", "+49 30 1234567"]:
         assert needle.encode() not in everything, needle
     assert all(s["state"] in ("accepted", "confirmed") for s in sessions)
-    assert "forms.json" not in names
     assert all("email" not in p and "mobile" not in p for p in speakers)
     assert not any("hidden" in n for n in names)
 

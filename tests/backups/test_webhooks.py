@@ -94,8 +94,8 @@ def test_redirects_are_not_followed(client: TestClient, owner: Caller, event: di
 
 
 @pytest.fixture(scope="session")
-def celery_worker_env(smtp_sink) -> dict[str, str]:
-    return {"EVENTPORT_SMTP_URL": smtp_sink.url, **FAST_RETRIES}
+def celery_worker_env(smtp_server) -> dict[str, str]:
+    return {"EVENTPORT_SMTP_URL": smtp_server.url, **FAST_RETRIES}
 
 
 def test_signed_delivery_retried_until_accepted(client: TestClient, demo_event: DemoEvent,

@@ -20,13 +20,19 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 import pyrage
 
 #: Every age file starts with this line.
 AGE_MAGIC = b"age-encryption.org/v1\n"
 MAX_RECIPIENTS = 20
+
+
+class Sink(Protocol):
+    """Where bytes go: a storage writer, a file, a BytesIO."""
+
+    def write(self, data: bytes, /) -> Any: ...
 
 
 class EncryptionError(LookupError):
@@ -70,7 +76,7 @@ class EncryptingWriter:
     writes data descriptors, as it does for the storage writer itself.
     """
 
-    def __init__(self, sink: BinaryIO, recipients: list[str]) -> None:
+    def __init__(self, sink: Sink, recipients: list[str]) -> None:
         read_fd, write_fd = os.pipe()
         self._reader = os.fdopen(read_fd, "rb")
         self._pipe = os.fdopen(write_fd, "wb")
@@ -82,7 +88,7 @@ class EncryptingWriter:
                                         name="age-encrypt", daemon=True)
         self._thread.start()
 
-    def _encrypt(self, sink: BinaryIO, keys: list[Any]) -> None:
+    def _encrypt(self, sink: Sink, keys: list[Any]) -> None:
         try:
             pyrage.encrypt_io(self._reader, sink, keys)
         except BaseException as exc:  # reported to the writing thread
@@ -124,7 +130,7 @@ class EncryptingWriter:
 
 
 @contextlib.contextmanager
-def encrypting(sink: BinaryIO, recipients: list[str]) -> Iterator[EncryptingWriter]:
+def encrypting(sink: Sink, recipients: list[str]) -> Iterator[EncryptingWriter]:
     """``with encrypting(storage_writer, keys) as out: write plaintext to out``; on an
     error the pipe is closed and the thread ends, then the error goes on (so the storage
     writer around this aborts its upload)."""
@@ -164,7 +170,7 @@ class ChunkReader:
         return True
 
 
-def decrypt_stream(chunks: Iterable[bytes], sink: BinaryIO, identity: Any) -> None:
+def decrypt_stream(chunks: Iterable[bytes], sink: Sink, identity: Any) -> None:
     """Decrypt an age stream into ``sink``; ValueError (clear, no key material) if the
     identity does not fit or the file is not age-encrypted."""
     try:
@@ -172,3 +178,43 @@ def decrypt_stream(chunks: Iterable[bytes], sink: BinaryIO, identity: Any) -> No
     except pyrage.DecryptError as exc:
         raise ValueError(f"the archive could not be decrypted with this identity: {exc}") \
             from None
+
+
+# ------------------------------------------------------------ exports: sealing and proof
+
+#: The stored object of an encrypted export is not a zip to anyone without the key.
+SEALED_CONTENT_TYPE = "application/octet-stream"
+
+
+def recipients_of(options: dict[str, Any]) -> list[str]:
+    return list(options.get("recipients") or [])
+
+
+def stored_name(filename: str, options: dict[str, Any]) -> str:
+    """``….zip`` → ``….zip.age`` when the export is encrypted."""
+    return f"{filename}.age" if recipients_of(options) else filename
+
+
+@contextlib.contextmanager
+def sealing(out: Any, options: dict[str, Any]) -> Iterator[Any]:
+    """The writer an exporter writes to: ``out`` itself, or an age stream into it."""
+    keys = recipients_of(options)
+    if not keys:
+        yield out
+        return
+    with encrypting(out, keys) as plain:
+        yield plain
+
+
+def check_header(head: bytes, recipients: int) -> None:
+    """What the server can check of a stored age file without a key: it is an age file
+    and its header holds one X25519 stanza per recipient. ValueError otherwise."""
+    if not head.startswith(AGE_MAGIC):
+        raise ValueError("the stored object is not an age file")
+    end = head.find(b"\n--- ")
+    if end < 0:
+        raise ValueError("the stored object's age header is incomplete")
+    stanzas = head[:end].count(b"\n-> X25519 ")
+    if stanzas != recipients:
+        raise ValueError(f"the stored age header names {stanzas} X25519 recipient(s), "
+                         f"not {recipients}")

@@ -2,8 +2,9 @@
 
 ``public`` is exactly what the public feeds show (``ExportContext.public_only``): the
 event only if it is published and public; sessions only if accepted or confirmed; their
-speakers only, without e-mail, phone or city; no organizer comments, no custom-form
-definitions, no contact e-mail; and only the media those remaining documents point to —
+speakers only, without e-mail, phone, city or country; no organizer comments, no
+contact e-mail (custom-form *definitions* stay: they hold no answers and the importer
+needs them); and only the media those remaining documents point to —
 a photo of a speaker of an unpublished session does not travel. The filter is a pure
 function of the snapshot, applied before any byte is written, so nothing private can
 reach the archive by a path that forgot to check.
@@ -42,10 +43,6 @@ PRIVATE_FIELDS: dict[str, tuple[str, ...]] = {
     "sessions": ("comments",),
 }
 
-#: documents a ``public`` archive leaves out entirely (organizer internals)
-PRIVATE_DOCUMENTS = ("forms",)
-
-
 class NotPublic(LookupError):
     """A public archive of an event the public feeds do not show."""
 
@@ -57,8 +54,7 @@ def manifest_fields(profile: str) -> dict[str, Any]:
                for doc, fields in PERSONAL_FIELDS.items()}
     fields: dict[str, Any] = {"profile": profile, "personal_data": present}
     if profile == "public":
-        fields["removed"] = {**{f"{doc}.json": list(f) for doc, f in PRIVATE_FIELDS.items()},
-                             **{f"{doc}.json": ["*"] for doc in PRIVATE_DOCUMENTS}}
+        fields["removed"] = {f"{doc}.json": list(f) for doc, f in PRIVATE_FIELDS.items()}
     return fields
 
 
@@ -94,8 +90,6 @@ def public_view(snapshot: EventSnapshot) -> EventSnapshot:
          listing: [ref for ref in p.get(listing, []) if ref in shown]}
         for p in speakers if any(ref in shown for ref in p.get(listing, []))
     ]
-    for name in PRIVATE_DOCUMENTS:
-        documents.pop(name, None)
     event_doc = _strip(event, PRIVATE_FIELDS["event"])
     referenced = _referenced_paths(event_doc, documents)
     return replace(snapshot, event=event_doc, documents=documents,
