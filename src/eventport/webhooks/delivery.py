@@ -1,9 +1,9 @@
 """Sending one webhook delivery: claim → check the target → sign → POST → record.
 
-Each attempt is a job step: it *claims* the delivery with one conditional UPDATE
-(queued, due, attempt number unchanged), so two workers — or a retry message and the
-sweep — never send it twice at once, and it records the outcome conditional on its own
-attempt number. A 2xx answer ends the delivery; anything else (an error status, a
+Each attempt is a step of the shared job lifecycle (:mod:`eventport.job_lifecycle`): it
+*claims* the delivery with one conditional UPDATE, so two workers — or a retry message
+and the sweep — never send it twice at once, and it records the outcome conditional on
+its own attempt number. A 2xx answer ends the delivery; anything else (an error status, a
 redirect — never followed —, a timeout, a refused target) is logged with its status and
 retried after ``EVENTPORT_WEBHOOK_BACKOFF_SECONDS`` × 2ⁿ⁻¹ (capped at 6 h) until
 ``EVENTPORT_WEBHOOK_RETRY_HOURS`` after the delivery was created; then it is failed.
@@ -19,14 +19,17 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from eventport import job_lifecycle as lifecycle
 from eventport.config import Settings, get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
+from eventport.job_lifecycle import JobAttempt, iso
 from eventport.webhooks.models import Webhook, WebhookDelivery
 from eventport.webhooks.targets import RefusedTarget, resolve
 
@@ -97,21 +100,25 @@ def post(hook: Webhook, delivery: WebhookDelivery, *, allow_private: bool,
     return done(response.status_code, error)
 
 
-def _claim(sessions: sessionmaker[Session], delivery_id: str, now: dt.datetime) -> int | None:
+class _Attempt(JobAttempt):
+    model = WebhookDelivery
+    noun = "webhook delivery"
+
+
+def _due(sessions: sessionmaker[Session], delivery_id: str, now: dt.datetime) -> bool:
+    """Is the delivery queued and due? An early message (the sweep raced a countdown)
+    leaves it alone; the claim settles any race between two due ones."""
     with sessions() as db:
-        attempts = db.scalar(select(WebhookDelivery.attempts)
-                             .where(WebhookDelivery.id == delivery_id))
-        if attempts is None:
-            return None
-        result = db.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.state == "queued",
-                   WebhookDelivery.attempts == attempts,
-                   or_(WebhookDelivery.next_attempt_at.is_(None),
-                       WebhookDelivery.next_attempt_at <= now))
-            .values(state="running", attempts=attempts + 1, heartbeat_at=now))
-        db.commit()
-        return attempts + 1 if result.rowcount == 1 else None  # type: ignore[attr-defined]
+        row = db.get(WebhookDelivery, delivery_id)
+        return row is not None and (row.next_attempt_at is None or row.next_attempt_at <= now)
+
+
+def _outcome_values(delivery: WebhookDelivery, attempt: int, outcome: Outcome,
+                    now: dt.datetime) -> dict[str, Any]:
+    entry = {"attempt": attempt, "at": iso(now), "status_code": outcome.status_code,
+             "error": outcome.error, "duration_ms": outcome.duration_ms}
+    return {"log": [*(delivery.log or []), entry], "response_code": outcome.status_code,
+            "error": outcome.error}
 
 
 def deliver(delivery_id: str, *, sessions: sessionmaker[Session] | None = None,
@@ -119,43 +126,47 @@ def deliver(delivery_id: str, *, sessions: sessionmaker[Session] | None = None,
     """Make one attempt at a due delivery; its new state, or None if it was not ours."""
     settings = get_settings()
     sessions = sessions or get_sessionmaker()
-    attempt = _claim(sessions, delivery_id, clock())
+    if not _due(sessions, delivery_id, clock()):
+        return None
+    attempt = lifecycle.claim(sessions, WebhookDelivery, delivery_id, clock,
+                              settings.job_stale_after)
     if attempt is None:
         return None
+    run = _Attempt(delivery_id, attempt, sessions, clock)
     with sessions() as db:
         delivery = db.get(WebhookDelivery, delivery_id)
-        assert delivery is not None
-        hook = db.get(Webhook, delivery.webhook_id)
-        assert hook is not None
+        hook = db.get(Webhook, delivery.webhook_id) if delivery else None
+        if delivery is None or hook is None:
+            return None
         outcome = post(hook, delivery, allow_private=settings.webhook_allow_private,
                        timeout=settings.webhook_timeout_seconds)
         now = clock()
-        entry = {"attempt": attempt, "at": now.isoformat().replace("+00:00", "Z"),
-                 "status_code": outcome.status_code, "error": outcome.error,
-                 "duration_ms": outcome.duration_ms}
-        values: dict[str, object] = {"log": [*(delivery.log or []), entry],
-                                     "response_code": outcome.status_code,
-                                     "error": outcome.error, "heartbeat_at": now}
+        values = _outcome_values(delivery, attempt, outcome, now)
         retry_at = now + backoff(attempt, settings.webhook_backoff_seconds)
         give_up = delivery.created_at + dt.timedelta(hours=settings.webhook_retry_hours)
-        if outcome.ok:
-            values.update(state="succeeded", finished_at=now, next_attempt_at=None)
-        elif retry_at > give_up:
-            values.update(state="failed", finished_at=now, next_attempt_at=None)
-        else:
-            values.update(state="queued", next_attempt_at=retry_at)
-        db.execute(update(WebhookDelivery)
-                   .where(WebhookDelivery.id == delivery_id,
-                          WebhookDelivery.attempts == attempt,
-                          WebhookDelivery.state == "running")
-                   .values(**values))
-        db.commit()
-    state = str(values["state"])
-    if state == "queued":
-        _schedule_retry(delivery_id, (retry_at - now).total_seconds(), settings)
-    else:
+    if outcome.ok or retry_at > give_up:
+        state = run.finish("succeeded" if outcome.ok else "failed", next_attempt_at=None,
+                           **values)
         log.info("webhook delivery %s: %s after %d attempt(s)", delivery_id, state, attempt)
-    return state
+        return state
+    return _requeue(run, values, retry_at, now, settings)
+
+
+def _requeue(run: _Attempt, values: dict[str, Any], retry_at: dt.datetime,
+             now: dt.datetime, settings: Settings) -> str | None:
+    """Back to queued for the next attempt (fenced by this attempt's number)."""
+    with run.sessions() as db:
+        done = db.execute(update(WebhookDelivery)
+                          .where(WebhookDelivery.id == run.job_id,
+                                 WebhookDelivery.attempts == run.attempt,
+                                 WebhookDelivery.state == "running")
+                          .values(state="queued", progress_stage="retry",
+                                  next_attempt_at=retry_at, heartbeat_at=now, **values))
+        db.commit()
+    if not done.rowcount:  # type: ignore[attr-defined]
+        return None
+    _schedule_retry(run.job_id, (retry_at - now).total_seconds(), settings)
+    return "queued"
 
 
 def _schedule_retry(delivery_id: str, delay: float, settings: Settings) -> None:
@@ -169,14 +180,14 @@ def _schedule_retry(delivery_id: str, delay: float, settings: Settings) -> None:
 
 def due(db: Session, *, now: dt.datetime | None = None, stale_after: int | None = None
         ) -> list[str]:
-    """Deliveries to send now: queued and due, or running with a dead worker (reset)."""
+    """Deliveries to send now: queued and due, or running with a dead worker (the shared
+    stale sweep; a delivery is never failed for its worker dying, only for time)."""
     now = now or utcnow()
-    stale = now - dt.timedelta(seconds=stale_after or get_settings().job_stale_after)
-    db.execute(update(WebhookDelivery)
-               .where(WebhookDelivery.state == "running", WebhookDelivery.heartbeat_at < stale)
-               .values(state="queued", next_attempt_at=now))
-    db.commit()
+    lifecycle.stale_jobs(db, WebhookDelivery, "webhook delivery", now=now,
+                         stale_after=stale_after or get_settings().job_stale_after,
+                         resumable=true())
     return list(db.scalars(select(WebhookDelivery.id)
                            .where(WebhookDelivery.state == "queued",
-                                  WebhookDelivery.next_attempt_at <= now)
+                                  or_(WebhookDelivery.next_attempt_at.is_(None),
+                                      WebhookDelivery.next_attempt_at <= now))
                            .order_by(WebhookDelivery.next_attempt_at).limit(500)))

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventport.db.base import Base, UTCDateTime, utcnow
+from eventport.job_lifecycle import JobRecord
 
 #: What a webhook may subscribe to.
 EVENT_TYPES = ("export.succeeded", "export.failed", "import.succeeded", "import.failed",
@@ -36,23 +37,15 @@ class Webhook(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
 
 
-class WebhookDelivery(Base):
-    """One message to one webhook: queued → running → succeeded | queued again (retry,
-    at ``next_attempt_at``) | failed (gave up after the retry window). ``log`` holds one
-    entry per attempt: when, HTTP status or error, duration.
-
-    The state columns are named as the shared job columns are (state, attempts,
-    heartbeat_at, …), so deliveries can move onto the shared job lifecycle unchanged."""
+class WebhookDelivery(JobRecord, Base):
+    """One message to one webhook, run as a job of the shared lifecycle: claimed
+    (``attempts`` fences every write), queued → running → succeeded, or back to queued
+    for a retry at ``next_attempt_at``, or failed once the retry window is over. ``log``
+    holds one entry per attempt: when, HTTP status or error, duration."""
 
     __tablename__ = "webhook_deliveries"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_delivery_id)
-    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"),
                                             index=True)
     event_type: Mapped[str] = mapped_column(String(64))

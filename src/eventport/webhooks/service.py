@@ -118,7 +118,7 @@ def emit(db: Session, event_id: int, event_type: str, data: dict[str, Any]) -> l
                           sort_keys=True, separators=(",", ":"), default=str)
         db.add(WebhookDelivery(id=delivery_id, webhook_id=hook.id, event_type=event_type,
                                body=body, state="queued", attempts=0, created_at=now,
-                               next_attempt_at=now, log=[]))
+                               heartbeat_at=now, next_attempt_at=now, log=[]))
         ids.append(delivery_id)
     db.commit()
     for delivery_id in ids:

@@ -1,9 +1,10 @@
-"""backups, webhooks and audit log: backup_policies, webhooks, webhook_deliveries,
-audit_entries; export_jobs.trigger (manual|schedule) and export_jobs.backup_policy_id
+"""backups, webhooks and audit log: backup_policies, webhooks, webhook_deliveries
+(a job table of the shared lifecycle), audit_entries; export_jobs.trigger
+(manual|schedule) and export_jobs.backup_policy_id
 
 Revision ID: 0004_backups
 Revises: 0003_proven_jobs
-Create Date: 2026-12-04 16:53:18.920838
+Create Date: 2026-12-04 17:31:24.296874
 """
 
 from __future__ import annotations
@@ -114,18 +115,32 @@ def upgrade() -> None:
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("created_at", eventport.db.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("heartbeat_at", eventport.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", eventport.db.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("error", sa.Text(), nullable=True),
         sa.Column("webhook_id", sa.Integer(), nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("next_attempt_at", eventport.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("response_code", sa.Integer(), nullable=True),
         sa.Column("log", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("progress_stage", sa.String(length=50), nullable=False),
+        sa.Column("progress_done", sa.BigInteger(), nullable=False),
+        sa.Column("progress_total", sa.BigInteger(), nullable=False),
+        sa.Column("requested_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", eventport.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", eventport.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", eventport.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", eventport.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("celery_task_id", sa.String(length=64), nullable=True),
+        sa.Column("cancel_requested", sa.Boolean(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("warnings", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"],
+            ["users.id"],
+            name=op.f("fk_webhook_deliveries_requested_by_id_users"),
+            ondelete="SET NULL",
+        ),
         sa.ForeignKeyConstraint(
             ["webhook_id"],
             ["webhooks.id"],
