@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from eventport.accounts.models import User
 from eventport.audit.models import AuditEntry
 from eventport.db.base import utcnow
+from eventport.job_lifecycle import iso
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def entries(db: Session, event_id: int, page: int, per_page: int
 
 
 def entry_document(entry: AuditEntry) -> dict[str, Any]:
-    return {"id": entry.id, "at": entry.at.isoformat().replace("+00:00", "Z"),
+    return {"id": entry.id, "at": iso(entry.at),
             "actor": entry.actor, "action": entry.action, "target": entry.target,
             "details": entry.details or {}}
 

@@ -38,15 +38,12 @@ from eventport.errors import InvalidInput, NotFound
 from eventport.events.models import Event
 from eventport.exports import service as exports
 from eventport.exports.models import ExportJob, JobState
+from eventport.job_lifecycle import iso
 from eventport.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
 
 MAX_KEEP_LAST = 1000
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 # ------------------------------------------------------------------------ the policy
@@ -120,8 +117,8 @@ def policy_document(db: Session, policy: BackupPolicy) -> dict[str, Any]:
     """The policy as the API returns it, with ``last_result`` (the newest scheduled job)."""
     job = last_job(db, policy)
     last = None if job is None else {
-        "job_id": job.id, "state": job.state, "created_at": _iso(job.created_at),
-        "finished_at": _iso(job.finished_at), "verified": verified(job),
+        "job_id": job.id, "state": job.state, "created_at": iso(job.created_at),
+        "finished_at": iso(job.finished_at), "verified": verified(job),
         "error": job.error, "size": job.size, "sha256": job.sha256,
         "ok": job.state == JobState.SUCCEEDED.value and verified(job) is not False,
     }
@@ -130,8 +127,8 @@ def policy_document(db: Session, policy: BackupPolicy) -> dict[str, Any]:
         "event_id": policy.event_id, "cron": policy.cron, "timezone": policy.timezone,
         "format": policy.format, "media": options.get("media"),
         "profile": options.get("profile", "full"), "recipients": options.get("recipients", []),
-        "keep_last": policy.keep_last, "next_run_at": _iso(policy.next_run_at),
-        "updated_at": _iso(policy.updated_at), "last_result": last,
+        "keep_last": policy.keep_last, "next_run_at": iso(policy.next_run_at),
+        "updated_at": iso(policy.updated_at), "last_result": last,
     }
 
 

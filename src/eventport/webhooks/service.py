@@ -9,7 +9,6 @@ retried with backoff. This module never imports Celery: whoever can enqueue sets
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import secrets
@@ -25,6 +24,7 @@ from eventport.config import get_settings
 from eventport.db.base import utcnow
 from eventport.errors import InvalidInput, NotFound
 from eventport.events.models import Event
+from eventport.job_lifecycle import iso
 from eventport.webhooks.models import EVENT_TYPES, Webhook, WebhookDelivery, new_delivery_id
 from eventport.webhooks.targets import resolve
 
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 dispatcher: Callable[[str, float], None] | None = None
 
 MAX_WEBHOOKS_PER_EVENT = 20
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def create_webhook(db: Session, event: Event, user: User | None, url: str,
@@ -80,7 +76,7 @@ def delete_webhook(db: Session, hook: Webhook) -> None:
 def webhook_document(hook: Webhook) -> dict[str, Any]:
     """The subscription without its secret (shown once, when it is created)."""
     return {"id": hook.id, "event_id": hook.event_id, "url": hook.url, "events": hook.events,
-            "created_at": _iso(hook.created_at)}
+            "created_at": iso(hook.created_at)}
 
 
 def deliveries(db: Session, hook: Webhook, limit: int = 100) -> list[WebhookDelivery]:
@@ -93,9 +89,9 @@ def deliveries(db: Session, hook: Webhook, limit: int = 100) -> list[WebhookDeli
 def delivery_document(row: WebhookDelivery) -> dict[str, Any]:
     return {"id": str(_uuid(row.id)), "event": row.event_type, "state": row.state,
             "attempts": row.attempts, "response_code": row.response_code,
-            "error": row.error, "created_at": _iso(row.created_at),
-            "next_attempt_at": _iso(row.next_attempt_at) if row.state == "queued" else None,
-            "finished_at": _iso(row.finished_at), "log": row.log or []}
+            "error": row.error, "created_at": iso(row.created_at),
+            "next_attempt_at": iso(row.next_attempt_at) if row.state == "queued" else None,
+            "finished_at": iso(row.finished_at), "log": row.log or []}
 
 
 def _uuid(hex_id: str) -> str:
@@ -114,7 +110,7 @@ def emit(db: Session, event_id: int, event_type: str, data: dict[str, Any]) -> l
     for hook in hooks:
         delivery_id = new_delivery_id()
         body = json.dumps({"delivery": _uuid(delivery_id), "event": event_type,
-                           "created_at": _iso(now), "event_id": event_id, **data},
+                           "created_at": iso(now), "event_id": event_id, **data},
                           sort_keys=True, separators=(",", ":"), default=str)
         db.add(WebhookDelivery(id=delivery_id, webhook_id=hook.id, event_type=event_type,
                                body=body, state="queued", attempts=0, created_at=now,
