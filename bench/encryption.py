@@ -3,8 +3,11 @@
     .venv/bin/python bench/encryption.py [--media-mb 800] [--dir /path]
 
 Generates the bench event of ``bench/export.py`` (~800 MB of incompressible media) and
-exports it twice with a fresh ``eventport worker`` each: plain, then encrypted to one age
-X25519 recipient (pyrage, streamed through an ``os.pipe``). Prints wall time, the job's
+exports it with a fresh ``eventport worker`` each time, alternating plain and encrypted to
+one age X25519 recipient (pyrage, streamed through an ``os.pipe``), twice each.
+The plain export's job time includes the full read-back check (every entry against the
+manifest and the importer's reader); the encrypted one can only check the stored
+object's size and SHA-256 and its age header (the server has no key). Prints wall time, the job's
 own time (claim → done, including the read-back verification) and the worker's peak RSS;
 then decrypts the stored ``.zip.age`` with pyrage to a file and checks its manifest.
 Not part of the test suite.
@@ -40,17 +43,26 @@ def main() -> None:
         print(f"generated event {event_id}: {media_bytes / 1e6:.0f} MB media")
         os.sync()
         identity = pyrage.x25519.Identity.generate()
-        plain = run_eventport(root, env, event_id, {"media": ["image", "document", "video"]})
-        sealed = run_eventport(root, env, event_id,
-                               {"media": ["image", "document", "video"],
-                                "recipients": [str(identity.to_public())]})
+        media = {"media": ["image", "document", "video"]}
+        sealed_options = {**media, "recipients": [str(identity.to_public())]}
+        # Alternate, twice each, and keep the faster run: the first export of a fresh
+        # event pays for a cold page cache, and the machine is shared.
+        runs: dict[str, list[dict[str, float]]] = {"plain": [], "sealed": []}
+        for _ in range(2):
+            runs["plain"].append(run_eventport(root, env, event_id, media))
+            runs["sealed"].append(run_eventport(root, env, event_id, sealed_options))
+        for name, rows in runs.items():
+            print(f"{name}: wall " + ", ".join(f"{r['wall']:.2f}s" for r in rows)
+                  + "; peak RSS " + ", ".join(f"{r['rss']:.0f} MB" for r in rows))
+        plain = min(runs["plain"], key=lambda r: r["wall"])
+        sealed = min(runs["sealed"], key=lambda r: r["wall"])
         print(f"\n{'export':<14}{'wall s':>9}{'job s':>9}{'MB/s':>9}{'MB':>9}{'peak RSS MB':>13}")
         for name, r in (("plain", plain), ("recipients=1", sealed)):
             print(f"{name:<14}{r['wall']:>9.2f}{r['job']:>9.2f}"
                   f"{mbps(r['size'], r['wall']):>9.0f}{r['size'] / 1e6:>9.0f}{r['rss']:>13.0f}")
         print(f"encryption costs {sealed['wall'] / plain['wall']:.2f}x the plain wall time, "
               f"{sealed['size'] - plain['size']} bytes of age framing")
-        stored = next((root / "storage").rglob("*.zip.age"))
+        stored = sorted((root / "storage").rglob("*.zip.age"))[-1]
         start = time.perf_counter()
         with open(stored, "rb") as src, open(root / "plain.zip", "wb") as dst:
             pyrage.decrypt_io(src, dst, [identity])
