@@ -33,6 +33,7 @@ from eventport.errors import EventportError, NotFound
 from eventport.events import service as events
 from eventport.events.models import Event, MediaKind
 from eventport.exports.registry import exporters
+from eventport.imports.readers import READERS
 from eventport.naming import human_size
 from eventport.web import overview
 from eventport.web import session as web_session
@@ -52,9 +53,7 @@ MEDIA_KINDS = (
 #: Import formats the API accepts (DESIGN.md); empty means "detect from the file".
 IMPORT_FORMATS = (
     ("", "Detect from the file"),
-    ("archive", "Eventport archive (.zip)"),
-    ("open-event", "Open Event export (.zip)"),
-    ("frab-xml", "frab / Pentabarf schedule.xml"),
+    *((reader.identifier, reader.label) for reader in READERS.values()),
 )
 
 SECURITY_HEADERS = {

@@ -40,11 +40,14 @@ def import_finished(job_id: str) -> None:
     try:
         with session_scope() as db:
             job = db.get(ImportJob, job_id)
-            if job is None or job.state not in FINISHED or job.dry_run or not job.event_id:
+            event_id = job.event_id if job else None
+            if job is not None and event_id is None:  # a failed update: its target
+                event_id = (job.options or {}).get("event_id")
+            if job is None or job.state not in FINISHED or job.dry_run or not event_id:
                 return
             actor = db.get(User, job.requested_by_id) if job.requested_by_id else None
-            record(db, job.event_id, actor, f"import.{job.state}", f"import {job.id}",
+            record(db, event_id, actor, f"import.{job.state}", f"import {job.id}",
                    {"format": job.format, "error": job.error})
-            emit(db, job.event_id, f"import.{job.state}", {"job": job_summary(job)})
+            emit(db, event_id, f"import.{job.state}", {"job": job_summary(job)})
     except Exception:
         log.warning("import %s: webhooks could not be queued", job_id, exc_info=True)
