@@ -188,7 +188,11 @@ def run_due(*, sessions: sessionmaker[Session] | None = None, now: dt.datetime |
     for policy_id, runs in due:
         with sessions() as db:
             policy = _claim(db, policy_id, runs, now)
-            job = _start(db, policy) if policy is not None else None
+            try:
+                job = _start(db, policy) if policy is not None else None
+            except Exception:  # one broken policy must not stop the others
+                log.exception("backup policy %s: could not start its export", policy_id)
+                continue
             if job is None:
                 continue
             report.created.append(job.id)
