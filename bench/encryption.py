@@ -27,6 +27,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from export import generate, mbps, run_eventport, setup_env
 
+WRITE_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from eventport.db import get_engine
+from eventport.exports.encryption import sealing
+from eventport.exports.formats.archive import ArchiveExporter
+from eventport.exports.registry import ExportContext
+from eventport.exports.snapshot import read_snapshot
+from eventport.storage import get_storage
+
+class Null:
+    size = 0
+    def write(self, data):
+        self.size += len(data)
+        return len(data)
+
+options = json.loads(sys.argv[2])
+storage = get_storage()
+snapshot = read_snapshot(get_engine(), int(sys.argv[1]))
+sink = Null()
+start = time.perf_counter()
+with sealing(sink, options) as out:
+    ArchiveExporter().write(snapshot, out, ExportContext(
+        options=options, open_media=lambda key: storage.open(key)))
+wall = time.perf_counter() - start
+status = Path("/proc/self/status").read_text()
+hwm = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:")) / 1024
+print(json.dumps({"wall": wall, "size": sink.size, "rss": hwm}))
+"""
+
+
+def write_only(env: dict[str, str], event_id: int, options: dict) -> dict[str, float]:
+    """The export's write phase alone (snapshot → zip → [age] → a sink that discards),
+    in its own process: the cost of encryption without storage or verification."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", WRITE_CHILD, str(event_id),
+                          json.dumps(options)], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -62,6 +104,11 @@ def main() -> None:
                   f"{mbps(r['size'], r['wall']):>9.0f}{r['size'] / 1e6:>9.0f}{r['rss']:>13.0f}")
         print(f"encryption costs {sealed['wall'] / plain['wall']:.2f}x the plain wall time, "
               f"{sealed['size'] - plain['size']} bytes of age framing")
+        for name, options in (("plain", media), ("sealed", sealed_options),
+                              ("plain", media), ("sealed", sealed_options)):
+            r = write_only(env, event_id, options)
+            print(f"write phase only, {name}: {r['wall']:.2f}s, {r['size'] / 1e6:.0f} MB, "
+                  f"peak RSS {r['rss']:.0f} MB")
         stored = sorted((root / "storage").rglob("*.zip.age"))[-1]
         start = time.perf_counter()
         with open(stored, "rb") as src, open(root / "plain.zip", "wb") as dst:
