@@ -100,7 +100,8 @@ def generate(media_mb: int, name: str) -> tuple[int, int]:
     return generated.event_id, generated.media_bytes
 
 
-def run_eventport(root: Path, env: dict[str, str], event_id: int) -> dict[str, float]:
+def run_eventport(root: Path, env: dict[str, str], event_id: int,
+                  options: dict | None = None) -> dict[str, float]:
     from tests.support.celery import start_worker
 
     from eventport.db import session_scope
@@ -112,7 +113,8 @@ def run_eventport(root: Path, env: dict[str, str], event_id: int) -> dict[str, f
     try:
         idle = rss_peak_mb(worker.process.pid)
         with session_scope() as db:
-            job, _ = service.request_export(db, db.get(Event, event_id), None, "archive")
+            job, _ = service.request_export(db, db.get(Event, event_id), None, "archive",
+                                            options)
             job_id = job.id
         start = time.perf_counter()
         enqueue_export(job_id)
@@ -182,8 +184,7 @@ def run_verify(ours: dict) -> dict[str, float]:
     key, size, sha256 = ours["key"], int(ours["size"]), ours["sha256"]
     start = time.perf_counter()
     try:
-        from eventport.exports.verify import verify_archive  # type: ignore[import-not-found]
-
+        from eventport.exports.verify import verify_archive
         from eventport.imports.source import open_stored
     except ImportError:  # before read-back verification landed: read + hash the object
         digest = hashlib.sha256()
