@@ -45,6 +45,39 @@ _SESSION_TEXT = ("title", "subtitle", "short_abstract", "long_abstract", "commen
                  "language", "level")
 
 
+#: Keys (normalised) each document's reader maps; any other key is reported as left out.
+_READ_KEYS: dict[str, frozenset[str]] = {
+    "event": frozenset({
+        "id", "identifier", "name", "description", "starts_at", "start_time", "ends_at",
+        "end_time", "timezone", "location_name", "latitude", "longitude", "logo", "logo_url",
+        "background_image", "background_url", "original_image_url", "large",
+        "organizer_name", "owner_name", "organizer_description", "owner_description",
+        "email", "contact_email", "event_url", "external_url", "ticket_url", "privacy",
+        "code_of_conduct", "state", "social_links"}),
+    "sessions": frozenset({
+        *_SESSION_TEXT, "id", "starts_at", "ends_at", "state", "is_featured", "track",
+        "track_id", "session_type", "session_type_id", "microlocation", "microlocation_id",
+        "speakers", "slides", "slides_url", "audio", "audio_url", "video", "video_url"}),
+    "speakers": frozenset({*_SPEAKER_TEXT, "id", "name", "photo", "photo_url", "sessions"}),
+    "tracks": frozenset({"id", "name", "description", "color", "sessions"}),
+    "microlocations": frozenset({"id", "name", "floor", "position", "latitude", "longitude"}),
+    "session_types": frozenset({"id", "name", "length"}),
+    "sponsors": frozenset({"id", "name", "description", "url", "sponsor_type", "type",
+                           "level", "logo", "logo_url"}),
+}
+
+
+def report_left_out(stem: str, docs: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Name, once per document, the fields Eventport has no place for (never silent)."""
+    read = _READ_KEYS.get(stem)
+    if read is None:
+        return
+    left = sorted({key for doc in docs for key in doc} - read)
+    if left:
+        warnings.append(f"{stem}: field(s) {', '.join(left)} have no counterpart in "
+                        "Eventport and were left out")
+
+
 def locate_documents(zf: SafeZip) -> dict[str, str] | None:
     """Map document name -> zip entry, or None when this is not an Open Event export."""
     found: dict[str, dict[str, str]] = defaultdict(dict)
@@ -122,7 +155,9 @@ class _Reader:
             docs = docs["data"]  # some exports wrap the list like the API page does
         if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
             raise ImportRefused(f"{self.documents[stem]} must be a JSON list of objects")
-        return [_norm(doc) for doc in docs]
+        normalised = [_norm(doc) for doc in docs]
+        report_left_out(stem, normalised, self.warnings)
+        return normalised
 
     def media(self, doc: dict[str, Any], keys: tuple[str, ...], kind: MediaKind, where: str,
               document: str) -> tuple[MediaRef | None, str]:
@@ -168,6 +203,7 @@ def read_open_event(zf: SafeZip) -> EventData:
     if not isinstance(raw_event, dict):
         raise ImportRefused(f"{documents['event']} must be a JSON object")
     ev = _norm(raw_event)
+    report_left_out("event", [ev], r.warnings)
     event_where = posixpath.basename(documents["event"])
     logo, logo_url = r.media(ev, ("logo", "logo_url"), MediaKind.IMAGE, f"{event_where}: logo",
                              "event")
