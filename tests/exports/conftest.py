@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from eventport.accounts.models import Role
 from eventport.accounts.service import create_user, grant_role
-from eventport.events.archive_layout import VERSION
 from eventport.events.demo import load_demo
 from eventport.storage import get_storage
 from tests.support.celery import (  # noqa: F401 - fixtures
@@ -184,7 +183,7 @@ def verify_archive(data: bytes, tmp_path: Path | None = None) -> dict[str, Any]:
         names = zf.namelist()
         assert names[-1] == "manifest.json", "manifest must be written last"
         manifest = json.loads(zf.read("manifest.json"))
-        assert manifest["format"] == "eventport-archive" and manifest["version"] == VERSION
+        assert manifest["format"] == "eventport-archive" and manifest["version"] == 2
         listed = {f["path"]: f for f in manifest["files"]}
         assert sorted(listed) == sorted(names[:-1])
         for name in names[:-1]:

@@ -7,7 +7,8 @@ import importlib
 from fastapi import FastAPI
 
 from eventport import __version__
-from eventport.api import problems
+from eventport.api import openapi, problems
+from eventport.api.head import HeadAsGet
 from eventport.config import get_settings
 
 #: Modules whose ``router`` is mounted, in order. A package adds its HTTP surface here.
@@ -40,6 +41,8 @@ def create_app() -> FastAPI:
         docs_url="/docs",
     )
     problems.install(app)
+    openapi.install(app)
+    app.add_middleware(HeadAsGet, routes=app.router.routes)
     for name in ROUTER_MODULES:
         module = importlib.import_module(name)
         app.include_router(module.router)

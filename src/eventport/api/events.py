@@ -77,9 +77,10 @@ def role_document(row: EventRole) -> dict[str, Any]:
 
 
 @router.get("/{event_id}/roles")
-def list_roles(event: AnyRole, db: Db) -> dict[str, Any]:
-    roles = accounts.list_roles(db, event.id)
-    return page_of([role_document(r) for r in roles], len(roles), 1, max(len(roles), 1))
+def list_roles(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
+               ) -> dict[str, Any]:
+    roles, total = accounts.roles_page(db, event.id, page, per_page)
+    return page_of([role_document(r) for r in roles], total, page, per_page)
 
 
 @router.post("/{event_id}/roles", status_code=201)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eventport.accounts.models import User
 from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
+from eventport.api.events import Page, PerPage, page_of
 from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.exports import service
@@ -76,14 +77,19 @@ def start_export(db: Db, event: Any, user: User, format: str,
 
 
 @router.post("/events/{event_id}/exports", status_code=202)
-def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db
-                  ) -> dict[str, Any]:
-    return job_json(start_export(db, event, user, body.format, body.options()))
+def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db,
+                  response: Response) -> dict[str, Any]:
+    job = start_export(db, event, user, body.format, body.options())
+    response.headers["Location"] = f"/api/v1/exports/{job.id}"
+    return job_json(job)
 
 
 @router.get("/events/{event_id}/exports")
-def list_exports(event: AnyRole, db: Db) -> list[dict[str, Any]]:
-    return [job_json(job) for job in service.list_jobs(db, event.id)]
+def list_exports(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
+                 ) -> dict[str, Any]:
+    """The event's export history, newest first, a page at a time like every list."""
+    jobs, total = service.list_jobs(db, event.id, page, per_page)
+    return page_of([job_json(job) for job in jobs], total, page, per_page)
 
 
 @router.get("/exports/{job_id}")

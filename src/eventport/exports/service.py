@@ -40,6 +40,7 @@ from eventport.accounts.models import User
 from eventport.accounts.service import role_on
 from eventport.config import Settings, get_settings
 from eventport.db import get_sessionmaker, utcnow
+from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, InvalidInput
 from eventport.events.models import Event
 from eventport.exports import encryption
@@ -150,12 +151,12 @@ def get_job(db: Session, job_id: str, user: User | None = None) -> ExportJob:
                                  may_see if user is not None else None)
 
 
-def list_jobs(db: Session, event_id: int, limit: int = 100) -> list[ExportJob]:
-    """The event's export history, newest first."""
-    return list(db.scalars(
-        select(ExportJob).where(ExportJob.event_id == event_id)
-        .order_by(ExportJob.created_at.desc(), ExportJob.id).limit(limit)
-    ))
+def list_jobs(db: Session, event_id: int, page: int = 1, per_page: int = MAX_PER_PAGE
+              ) -> tuple[list[ExportJob], int]:
+    """One page of the event's export history, newest first, and the total."""
+    query = (select(ExportJob).where(ExportJob.event_id == event_id)
+             .order_by(ExportJob.created_at.desc(), ExportJob.id))
+    return paginate(db, query, page, per_page)
 
 
 def job_summary(job: ExportJob) -> dict[str, Any]:

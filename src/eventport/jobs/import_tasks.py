@@ -2,7 +2,7 @@
 
 Same reliability settings as the export tasks (``acks_late`` + ``reject_on_worker_lost``,
 claimed atomically by the service, so a redelivery is harmless). ``IMPORT_REQUEUE_TASK``
-re-sends import jobs whose worker died; beat must run it like the export one.
+re-sends import jobs whose worker died; beat runs it beside the export one.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import logging
 from celery import shared_task
 
 from eventport.config import get_settings
+from eventport.jobs.celery_app import IMPORT_REQUEUE_TASK
 
 log = logging.getLogger(__name__)
 
 IMPORT_TASK = "eventport.imports.run"
-IMPORT_REQUEUE_TASK = "eventport.imports.requeue_stale"
 
 
 @shared_task(name=IMPORT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -2,8 +2,8 @@
 (a job table of the shared lifecycle), audit_entries; export_jobs.trigger
 (manual|schedule) and export_jobs.backup_policy_id
 
-Revision ID: 0005_backups
-Revises: 0004_uuids
+Revision ID: 0006_backups
+Revises: 0005_drop_task_id
 Create Date: 2026-12-04 17:31:24.296874
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import eventport.db.base
 
-revision: str = "0005_backups"
-down_revision: str | Sequence[str] | None = "0004_uuids"
+revision: str = "0006_backups"
+down_revision: str | Sequence[str] | None = "0005_drop_task_id"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
