@@ -276,6 +276,15 @@ def cleanup(dry_run: bool) -> None:
     click.echo(f"{verb} {len(report.expired)} export(s), {report.bytes_freed} bytes")
     if report.failed:
         fail(f"could not delete {len(report.failed)} export(s): {', '.join(report.failed)}")
+    if not dry_run:
+        from eventport.leftovers import sweep_leftovers
+
+        with session_scope() as session:
+            leftovers = sweep_leftovers(session, get_storage())
+        click.echo(f"aborted {leftovers.uploads_aborted} stale upload(s), deleted "
+                   f"{len(leftovers.objects_deleted)} orphan import object(s)")
+        if leftovers.failed:
+            fail("; ".join(leftovers.failed))
 
 
 @main.command()

@@ -31,6 +31,7 @@ from eventport.config import Settings, get_settings
 EXPORT_TASK = "eventport.exports.run"
 RETENTION_TASK = "eventport.exports.retention_sweep"
 REQUEUE_TASK = "eventport.jobs.requeue_stale"
+LEFTOVERS_TASK = "eventport.jobs.sweep_leftovers"
 
 #: Task modules; one not written yet (imports arrive in their own change) is skipped.
 TASK_MODULES = ("eventport.jobs.export_tasks", "eventport.jobs.import_tasks")
@@ -86,6 +87,11 @@ def _beat_schedule(settings: Settings, modules: list[str]) -> dict[str, Any]:
         "requeue-stale-jobs": {"task": REQUEUE_TASK, **requeue},
         "export-retention": {
             "task": RETENTION_TASK,
+            "schedule": RETENTION_EVERY,
+            "options": {"queue": queue},
+        },
+        "storage-leftovers": {
+            "task": LEFTOVERS_TASK,
             "schedule": RETENTION_EVERY,
             "options": {"queue": queue},
         },
