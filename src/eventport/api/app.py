@@ -7,7 +7,7 @@ import importlib
 from fastapi import FastAPI
 
 from eventport import __version__
-from eventport.api import problems
+from eventport.api import guard, problems
 from eventport.config import get_settings
 
 #: Modules whose ``router`` is mounted, in order. A package adds its HTTP surface here.
@@ -37,6 +37,7 @@ def create_app() -> FastAPI:
         docs_url="/docs",
     )
     problems.install(app)
+    guard.install(app)
     for name in ROUTER_MODULES:
         module = importlib.import_module(name)
         app.include_router(module.router)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from eventport import job_lifecycle as lifecycle
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
 from eventport.config import get_settings
@@ -59,7 +60,7 @@ async def create_import(
     late_format = info.fields.get("format")
     if late_format and not job.format:
         await run_in_threadpool(_set_format, db, job, late_format)
-    await run_in_threadpool(enqueue_import, job.id)
+    await run_in_threadpool(lifecycle.send, db, ImportJob, job, enqueue_import)
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
 

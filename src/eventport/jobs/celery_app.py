@@ -109,6 +109,11 @@ def build_app(settings: Settings) -> Celery:
     app.conf.update(
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
+        # A web request that sends a job must not hang while the broker is down: two
+        # quick tries, then the job stays saved and the stale sweep sends it later.
+        broker_connection_timeout=2,
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0.2,
+                                   "interval_step": 0.5, "interval_max": 1},
         result_backend=None,
         task_ignore_result=True,
         task_default_queue=queue,
