@@ -7,7 +7,8 @@ import importlib
 from fastapi import FastAPI
 
 from eventport import __version__
-from eventport.api import guard, problems
+from eventport.api import guard, openapi, problems
+from eventport.api.head import HeadAsGet
 from eventport.config import get_settings
 
 #: Modules whose ``router`` is mounted, in order. A package adds its HTTP surface here.
@@ -22,6 +23,9 @@ ROUTER_MODULES = (
     "eventport.api.exports",
     "eventport.api.imports",
     "eventport.api.compat",
+    "eventport.api.audit",
+    "eventport.api.webhooks",
+    "eventport.api.backups",
     "eventport.web.routes",
 )
 
@@ -37,7 +41,9 @@ def create_app() -> FastAPI:
         docs_url="/docs",
     )
     problems.install(app)
-    guard.install(app)
+    openapi.install(app)
+    app.add_middleware(HeadAsGet, routes=app.router.routes)
+    guard.install(app)  # outermost: refuses before anything else runs
     for name in ROUTER_MODULES:
         module = importlib.import_module(name)
         app.include_router(module.router)

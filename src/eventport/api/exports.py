@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventport import job_lifecycle as lifecycle
 from eventport.accounts.models import User
 from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
+from eventport.api.events import Page, PerPage, page_of
+from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.exports import service
 from eventport.exports.models import ExportJob, JobState
@@ -32,6 +34,11 @@ class ExportRequest(BaseModel):
     states: list[str] | str | None = Field(
         default=None, description="schedule/CSV formats: session states to include")
     bom: bool | None = Field(default=None, description="CSV formats: start with a UTF-8 BOM")
+    profile: str | None = Field(default=None, max_length=16,
+                                description="archive: full (default) or public")
+    recipients: list[str] | None = Field(
+        default=None, max_length=20,
+        description="archive: age public keys (age1…); the stored file is .zip.age")
 
     def options(self) -> dict[str, Any] | None:
         given = {k: v for k, v in self.model_dump(exclude={"format"}).items() if v is not None}
@@ -65,18 +72,25 @@ def start_export(db: Db, event: Any, user: User, format: str,
     job, created = service.request_export(db, event, user, format, options)
     if created:
         lifecycle.send(db, ExportJob, job, enqueue_export)
+    record(db, event.id, user, "export.requested", f"export {job.id}",
+           {"format": format, "options": job.options, "new_job": created})
     return job
 
 
 @router.post("/events/{event_id}/exports", status_code=202)
-def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db
-                  ) -> dict[str, Any]:
-    return job_json(start_export(db, event, user, body.format, body.options()))
+def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db,
+                  response: Response) -> dict[str, Any]:
+    job = start_export(db, event, user, body.format, body.options())
+    response.headers["Location"] = f"/api/v1/exports/{job.id}"
+    return job_json(job)
 
 
 @router.get("/events/{event_id}/exports")
-def list_exports(event: AnyRole, db: Db) -> list[dict[str, Any]]:
-    return [job_json(job) for job in service.list_jobs(db, event.id)]
+def list_exports(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
+                 ) -> dict[str, Any]:
+    """The event's export history, newest first, a page at a time like every list."""
+    jobs, total = service.list_jobs(db, event.id, page, per_page)
+    return page_of([job_json(job) for job in jobs], total, page, per_page)
 
 
 @router.get("/exports/{job_id}")
@@ -89,20 +103,30 @@ def download_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep
                     ) -> RedirectResponse:
     job = job_for(db, user, job_id)
     url = service.download_link(storage, job)
+    record(db, job.event_id, user, "export.download_link", f"export {job.id}",
+           {"filename": job.filename})
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/exports/{job_id}/cancel")
 def cancel_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(service.cancel_job(db, job_for(db, user, job_id)))
+    job = service.cancel_job(db, job_for(db, user, job_id))
+    record(db, job.event_id, user, "export.cancelled", f"export {job.id}")
+    return job_json(job)
 
 
 @router.patch("/exports/{job_id}")
 def update_export(job_id: str, body: PinRequest, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(service.set_pinned(db, job_for(db, user, job_id), body.pinned))
+    job = service.set_pinned(db, job_for(db, user, job_id), body.pinned)
+    record(db, job.event_id, user, "export.pinned" if body.pinned else "export.unpinned",
+           f"export {job.id}")
+    return job_json(job)
 
 
 @router.delete("/exports/{job_id}", status_code=204)
 def delete_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep) -> Response:
-    service.delete_job(db, storage, job_for(db, user, job_id))
+    job = job_for(db, user, job_id)
+    service.delete_job(db, storage, job)
+    record(db, job.event_id, user, "export.deleted", f"export {job.id}",
+           {"filename": job.filename})
     return Response(status_code=204)

@@ -13,11 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from eventport import job_lifecycle as lifecycle
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
+from eventport.audit.service import record
 from eventport.config import get_settings
-from eventport.errors import EventportError
+from eventport.errors import EventportError, InvalidInput
 from eventport.imports import service
+from eventport.imports.encrypted import decrypt_upload
+from eventport.imports.importer import MODES
 from eventport.imports.models import ImportJob
-from eventport.imports.readers import check_format
+from eventport.imports.readers import FORMATS, check_format
 from eventport.jobs.import_tasks import enqueue_import
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
@@ -28,8 +31,10 @@ IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary",
                  "description": "archive zip, Open Event zip or schedule.xml"},
-        "format": {"type": "string", "enum": ["archive", "open-event", "frab-xml"],
-                   "description": "detected when omitted; send it before the file"}}}}}}}
+        "format": {"type": "string", "enum": list(FORMATS),
+                   "description": "detected when omitted; send it before the file"},
+        "identity": {"type": "string", "description": "age secret key (AGE-SECRET-KEY-1…) "
+                     "for an encrypted archive (.zip.age); held in memory only"}}}}}}}
 
 
 @router.post("", status_code=202, openapi_extra=IMPORT_UPLOAD_SPEC)
@@ -40,29 +45,48 @@ async def create_import(
     user: CurrentUser,
     dry_run: Annotated[bool, Query()] = False,
     format: Annotated[str | None, Query()] = None,
+    mode: Annotated[str | None, Query(description="one of: " + ", ".join(MODES))] = None,
+    event_id: Annotated[int | None, Query(description="the event mode=update updates")] = None,
 ) -> JSONResponse:
     """Stream the upload into storage and queue the import; poll the returned job.
 
     The file goes straight to its staging key as it arrives — no temporary copy on the
-    web server's disk. ``format`` may be a query parameter or a form field before the file.
+    web server's disk. ``format``, ``mode`` and ``event_id`` may be query parameters or
+    form fields before the file. ``mode=update`` needs the right to edit ``event_id``.
     """
     limit = get_settings().import_max_bytes
 
     def store(chunks: Iterator[bytes], info: UploadInfo) -> ImportJob:
+        target = event_id if event_id is not None else _int(info.fields.get("event_id"))
         job = service.create_import_job(
             db, storage, user, chunks, info.filename or "upload",
             format=format or info.fields.get("format") or None, dry_run=dry_run,
-            max_bytes=limit)
+            max_bytes=limit, mode=mode or info.fields.get("mode") or "create",
+            event_id=target)
         db.commit()
         return job
 
     job, info = await receive_file(request, store, max_bytes=limit)
+    # The secret key stays in this request's memory (imports/encrypted.py).
+    await run_in_threadpool(decrypt_upload, db, storage, job, info.fields.pop("identity", None))
     late_format = info.fields.get("format")
     if late_format and not job.format:
         await run_in_threadpool(_set_format, db, job, late_format)
     await run_in_threadpool(lifecycle.send, db, ImportJob, job, enqueue_import)
+    target = job.event_id or (job.options or {}).get("event_id")
+    if target is not None:  # an update of an existing event
+        await run_in_threadpool(record, db, target, user, "import.requested",
+                                f"import {job.id}", {"format": job.format, "dry_run": dry_run})
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise InvalidInput("event_id must be a whole number")
+    return int(value)
 
 
 def _set_format(db: Session, job: ImportJob, format: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eventport.db.base import Base, UTCDateTime, utcnow
+from eventport.naming import new_uuid
 
 
 class EventState(enum.StrEnum):
@@ -54,8 +54,10 @@ class MediaKind(enum.StrEnum):
     VIDEO = "video"
 
 
-def new_uuid() -> str:
-    return str(uuid.uuid4())
+def uuid_column() -> Mapped[str]:
+    """The entity's identity across servers (DESIGN.md *Identity*): set at creation,
+    never changed by an edit, kept by export and import; unique on this server."""
+    return mapped_column(String(36), default=new_uuid, unique=True, index=True)
 
 
 class MediaFile(Base):
@@ -76,6 +78,7 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     identifier: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -116,6 +119,7 @@ class Microlocation(Base):
     __tablename__ = "microlocations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     floor: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -128,6 +132,7 @@ class Track(Base):
     __tablename__ = "tracks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -138,6 +143,7 @@ class SessionType(Base):
     __tablename__ = "session_types"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     length: Mapped[int] = mapped_column(Integer, default=30)  # minutes
@@ -155,6 +161,7 @@ class Speaker(Base):
     __tablename__ = "speakers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), default="")
@@ -186,7 +193,7 @@ class ProgramSession(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    uuid: Mapped[str] = uuid_column()
     title: Mapped[str] = mapped_column(String(500))
     subtitle: Mapped[str] = mapped_column(String(500), default="")
     short_abstract: Mapped[str] = mapped_column(Text, default="")
@@ -237,6 +244,7 @@ class Sponsor(Base):
     __tablename__ = "sponsors"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -255,6 +263,7 @@ class SocialLink(Base):
     __tablename__ = "social_links"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     link: Mapped[str] = mapped_column(String(1000))
@@ -266,6 +275,7 @@ class CustomFormField(Base):
     __tablename__ = "custom_form_fields"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     form: Mapped[str] = mapped_column(String(50))
     field_identifier: Mapped[str] = mapped_column(String(100))

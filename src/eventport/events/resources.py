@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,14 +68,6 @@ class MediaSlot:
 
     name: str
     kind: MediaKind
-
-    @property
-    def id_attr(self) -> str:
-        return f"{self.name}_id"
-
-    @property
-    def url_attr(self) -> str:
-        return f"{self.name}_url"
 
 
 @dataclass(frozen=True)
@@ -170,32 +161,11 @@ PROGRAM: tuple[Resource, ...] = (
 RESOURCES: dict[str, Resource] = {r.name: r for r in PROGRAM}
 
 
-def slugify(text: str, max_length: int = 60) -> str:
-    """ASCII, lowercase, dash-separated: safe in any filesystem and zip tool."""
-    normalized = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")
-    return slug[:max_length].rstrip("-") or "file"
-
-
 def media_extension(media: MediaFile) -> str:
     original = media.original_filename.rsplit(".", 1)
     if len(original) == 2 and re.fullmatch(r"[A-Za-z0-9]{1,8}", original[1]):
         return original[1].lower()
     return media.content_type.rsplit("/", 1)[-1].split("+")[0][:8] or "bin"
-
-
-def archive_media_path(resource: Resource, row: Any, slot: MediaSlot, media: MediaFile) -> str:
-    """Stable, safe archive path of a media file.
-
-    For example ``media/images/speakers/12-ada-lovelace.jpg``: the id keeps it unique,
-    the slug keeps it readable, and neither depends on the upload's original name.
-    """
-    folder = "event" if resource is EVENT else resource.name
-    label = getattr(row, resource.label_attr, "") or ""
-    stem = f"{row.id}-{slugify(label)}"
-    if len(resource.media) > 1:
-        stem = f"{stem}-{slot.name}"
-    return f"media/{KIND_DIRS[slot.kind]}/{folder}/{stem}.{media_extension(media)}"
 
 
 MediaRef = Callable[[Resource, Any, MediaSlot, MediaFile], str | None]
@@ -208,7 +178,7 @@ def to_local(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str | None:
 def to_document(resource: Resource, row: Any, tz: zoneinfo.ZoneInfo, media_ref: MediaRef
                 ) -> dict[str, Any]:
     """The API/archive JSON of one row; datetimes in the event's timezone with offset."""
-    doc: dict[str, Any] = {"id": row.id}
+    doc: dict[str, Any] = {"id": row.id, "uuid": row.uuid}
     for name in resource.writable:
         if name == "speaker_ids":
             doc[name] = sorted(speaker.id for speaker in row.speakers)
@@ -220,8 +190,6 @@ def to_document(resource: Resource, row: Any, tz: zoneinfo.ZoneInfo, media_ref: 
     for slot in resource.media:
         media = getattr(row, slot.name)
         doc[slot.name] = media_ref(resource, row, slot, media) if media is not None else None
-    if resource.model is ProgramSession:
-        doc["uuid"] = row.uuid
     if resource.model is Speaker:
         doc["session_ids"] = sorted(session.id for session in row.sessions)
     return doc

@@ -13,17 +13,9 @@ from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.events.models import Event
 from eventport.exports.models import ExportJob, JobState
+from eventport.naming import human_size, plural
 from eventport.notify.email import send_mail
 from eventport.storage import get_storage
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"
 
 
 def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tuple[str, str]:
@@ -44,7 +36,8 @@ def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tupl
             f"Afterwards get a fresh link from {page}",
         ]
         if job.warnings:
-            lines += ["", f"{len(job.warnings)} item(s) were skipped:"]
+            lines += ["", f"{plural(len(job.warnings), 'item')} "
+                      f"{'was' if len(job.warnings) == 1 else 'were'} skipped:"]
             lines += [f"  - {w.get('path', '?')}: {w.get('reason', '')}" for w in job.warnings]
         if job.expires_at:
             lines += ["", f"The file is kept until {job.expires_at:%Y-%m-%d %H:%M} UTC "

@@ -33,6 +33,8 @@ from eventport.errors import EventportError, NotFound
 from eventport.events import service as events
 from eventport.events.models import Event, MediaKind
 from eventport.exports.registry import exporters
+from eventport.imports.readers import READERS
+from eventport.naming import human_size
 from eventport.web import overview
 from eventport.web import session as web_session
 
@@ -51,9 +53,7 @@ MEDIA_KINDS = (
 #: Import formats the API accepts (DESIGN.md); empty means "detect from the file".
 IMPORT_FORMATS = (
     ("", "Detect from the file"),
-    ("archive", "Eventport archive (.zip)"),
-    ("open-event", "Open Event export (.zip)"),
-    ("frab-xml", "frab / Pentabarf schedule.xml"),
+    *((reader.identifier, reader.label) for reader in READERS.values()),
 )
 
 SECURITY_HEADERS = {
@@ -124,17 +124,6 @@ STATIC_FILES = _static_versions()
 
 def static_url(name: str) -> str:
     return f"/static/{name}?v={STATIC_FILES.get(name, '0')}"
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 def local_time(value: dt.datetime | None, tz_name: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:

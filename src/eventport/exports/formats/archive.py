@@ -2,10 +2,13 @@
 
 Layout, in the order it is written (stable, so the bytes are deterministic)::
 
-    event.json, sessions.json, speakers.json, … (the API's GET shapes)
+    event.json, sessions.json, speakers.json, … (the API's GET shapes, uuids for ids)
     schedule/schedule.xml, schedule/schedule.json, schedule/event.ics, schedule/event.xcs
-    media/<kind>/<owner>/<id>-<slug>.<ext>        (streamed from storage)
+    media/<kind>/<owner>/<uuid>.<ext>             (streamed from storage)
     manifest.json                                 (last: sizes + SHA-256 of all the above)
+
+The layout itself (names, order, version, the portable form of documents) lives in
+:mod:`eventport.events.archive_layout`, shared with the reader.
 
 The schedule files come from the other registered exporters, so the archive always
 carries exactly what the feeds serve. Media the options leave out are set to ``null`` in
@@ -20,11 +23,21 @@ file or a reference to one it lacks.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from eventport.exports.archive import ArchiveWriter, canonical_json
+from eventport.events.archive_layout import (
+    DOCUMENT_ORDER,
+    FORMAT_NAME,
+    MEDIA_KINDS,
+    SCHEDULE_FILES,
+    VERSION,
+    portable_documents,
+)
+from eventport.exports import privacy
+from eventport.exports.encryption import parse_recipients
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -33,30 +46,7 @@ from eventport.exports.registry import (
     register,
 )
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
-
-FORMAT_NAME = "eventport-archive"
-FORMAT_VERSION = 1
-MEDIA_KINDS = ("image", "document", "audio", "video")
-
-#: Documents in the order DESIGN.md lists them; any other document follows, sorted.
-DOCUMENT_ORDER = (
-    "sessions",
-    "speakers",
-    "tracks",
-    "session_types",
-    "microlocations",
-    "sponsors",
-    "social_links",
-    "forms",
-)
-
-#: archive path -> (exporter identifier, content type)
-SCHEDULE_FILES = (
-    ("schedule/schedule.xml", "pentabarf", "application/xml"),
-    ("schedule/schedule.json", "frab-json", "application/json"),
-    ("schedule/event.ics", "ical", "text/calendar"),
-    ("schedule/event.xcs", "xcal", "application/calendar+xml"),
-)
+from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 
 #: Check for cancellation (and report progress) at least this often while copying media.
 _CHECK_EVERY_BYTES = 8 * 1024 * 1024
@@ -67,11 +57,9 @@ _LOOKUP_THREADS = 8
 def _drop_excluded_media(
     snapshot: EventSnapshot, excluded: set[str]
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Documents with references to left-out media set to ``None`` (copies; the snapshot stays)."""
-    if not excluded:
-        return snapshot.event, snapshot.documents
-    event = copy.deepcopy(snapshot.event)
-    documents = copy.deepcopy(snapshot.documents)
+    """Portable documents with left-out media set to ``None`` (copies; the snapshot stays)."""
+    event, documents = portable_documents(copy.deepcopy(snapshot.event),
+                                          copy.deepcopy(snapshot.documents))
     for doc in (event, *(d for docs in documents.values() for d in docs)):
         for key, value in doc.items():
             if isinstance(value, str) and value in excluded:
@@ -85,10 +73,24 @@ class ArchiveExporter(Exporter):
     extension = "zip"
     content_type = "application/zip"
     accepts_media = True
-    option_names = frozenset({"media"})
+    option_names = frozenset({"media", "profile", "recipients"})
 
     @classmethod
     def normalize_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Media kinds; ``profile`` and ``recipients`` only when not the default, so
+        plain archives keep the options (and dedupe keys) they always had."""
+        normalized = cls._normalize_media(options)
+        profile = options.get("profile", "full")
+        if profile not in privacy.PROFILES:
+            raise ValueError(f'"profile" must be one of: {", ".join(privacy.PROFILES)}')
+        if profile != "full":
+            normalized["profile"] = profile
+        if options.get("recipients"):
+            normalized["recipients"] = parse_recipients(options["recipients"])
+        return normalized
+
+    @staticmethod
+    def _normalize_media(options: dict[str, Any]) -> dict[str, Any]:
         media = options.get("media", list(MEDIA_KINDS))
         if not isinstance(media, list | tuple) or not all(isinstance(k, str) for k in media):
             raise ValueError('"media" must be a list of: ' + ", ".join(MEDIA_KINDS))
@@ -106,6 +108,9 @@ class ArchiveExporter(Exporter):
         return out.getvalue()
 
     def write(self, snapshot: EventSnapshot, out: BinaryIO, ctx: ExportContext) -> None:
+        if ctx.options.get("profile") == "public":
+            snapshot = privacy.public_view(snapshot)
+            ctx = dataclasses.replace(ctx, public_only=True)
         kinds = set(ctx.options.get("media", MEDIA_KINDS))
         included = [m for m in snapshot.media if m.kind in kinds]
         missing = _find_missing(included, ctx)
@@ -154,11 +159,11 @@ class ArchiveExporter(Exporter):
         ctx.progress("manifest", 0, 1)
         manifest = {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": VERSION,
             # No version number: the bytes must not change with an upgrade (DESIGN.md).
             "generator": "eventport",
             "event": {
-                "id": snapshot.event["id"],
+                "uuid": snapshot.event.get("uuid"),
                 "identifier": snapshot.event.get("identifier"),
                 "name": snapshot.event.get("name"),
             },
@@ -169,6 +174,7 @@ class ArchiveExporter(Exporter):
             },
             "files": [entry.as_manifest() for entry in archive.entries],
             "missing": missing,
+            **privacy.manifest_fields(ctx.options.get("profile", "full")),
         }
         archive.add_bytes("manifest.json", canonical_json(manifest), "application/json")
         archive.close()

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from eventport.cli import main
 from eventport.events.models import Event
-from eventport.exports.archive import ArchiveWriter, is_compressible
 from eventport.exports.registry import ExportContext, get_exporter
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from eventport.exports.zipwriter import ArchiveWriter, is_compressible
 from tests.exports.conftest import DemoEvent, verify_archive
 
 
@@ -45,9 +45,11 @@ def _snapshot(media: dict[str, bytes]) -> EventSnapshot:
                           kind="image", content_type="image/jpeg", size=len(data),
                           sha256=hashlib.sha256(data).hexdigest(), owner=f"speakers/{i}/photo")
                for i, (key, data) in enumerate(sorted(media.items()), 1)]
-    speakers = [{"id": i, "name": "Ada", "photo": e.path} for i, e in enumerate(entries, 1)]
+    speakers = [{"id": i, "uuid": f"00000000-0000-4000-8000-{i:012d}", "name": "Ada",
+                 "photo": e.path} for i, e in enumerate(entries, 1)]
     return EventSnapshot(
-        event={"id": 1, "identifier": "abc", "name": "Test", "timezone": "UTC"},
+        event={"id": 1, "uuid": "00000000-0000-4000-8000-000000000000", "identifier": "abc",
+               "name": "Test", "timezone": "UTC"},
         documents={"speakers": speakers, "sessions": []}, media=entries)
 
 
