@@ -156,3 +156,31 @@ def test_outage_longer_than_the_patience_fails_with_the_cause(
     assert list(direct.list(f"events/{s3_event.event_id}/exports/")) == []
     assert _open_uploads(moto, s3_event.prefix) == []
     print(f"FAULT outage 15s > patience 4s: failed ({job.error}); open uploads 0")
+
+
+def test_the_sweep_aborts_uploads_a_killed_process_left_and_orphan_import_uploads(
+        db: Session, s3_event: S3Event, moto: Server) -> None:
+    """What a SIGKILLed web process leaves (an open multipart upload of a media file, an
+    import upload without its job row) is gone after the sweep; a live import's is kept."""
+    import datetime as dt
+
+    from eventport.imports.models import ImportJob
+    from eventport.leftovers import sweep_leftovers
+
+    client = _client(moto)
+    media_key = f"{s3_event.prefix}/events/{s3_event.event_id}/media/images/cut.jpg"
+    client.create_multipart_upload(Bucket=BUCKET, Key=media_key)  # type: ignore[attr-defined]
+    storage = get_storage()
+    storage.put_stream("imports/0123456789abcdef0123456789abcdef/upload", [b"PK orphan"])
+    live = ImportJob(original_filename="x.zip", state="queued", warnings=[], result={},
+                     options={})
+    db.add(live)
+    db.commit()
+    storage.put_stream(f"imports/{live.id}/upload", [b"PK live"])
+    assert _open_uploads(moto, s3_event.prefix) == [media_key]
+    report = sweep_leftovers(db, storage, upload_max_age=dt.timedelta(0),
+                             orphan_grace=dt.timedelta(0))
+    assert report.failed == [] and report.uploads_aborted == 1
+    assert report.objects_deleted == ["imports/0123456789abcdef0123456789abcdef/upload"]
+    assert _open_uploads(moto, s3_event.prefix) == []
+    assert storage.exists(f"imports/{live.id}/upload")
