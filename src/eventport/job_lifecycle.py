@@ -306,6 +306,14 @@ class JobAttempt:
     def keepalive(self, every: float = KEEPALIVE_EVERY) -> Iterator[None]:
         """Beat from a background thread for the duration of the block, so the stale sweep
         can tell a dead worker (silent) from a slow step (still beating)."""
+        stop = self.start_keepalive(every)
+        try:
+            yield
+        finally:
+            stop()
+
+    def start_keepalive(self, every: float = KEEPALIVE_EVERY) -> Callable[[], None]:
+        """:meth:`keepalive` for code that cannot wrap a block; call the result to stop."""
         stop = threading.Event()
 
         def beat() -> None:
@@ -322,11 +330,12 @@ class JobAttempt:
         thread = threading.Thread(target=beat, name=f"heartbeat-{self.job_id[:8]}",
                                   daemon=True)
         thread.start()
-        try:
-            yield
-        finally:
+
+        def stopped() -> None:
             stop.set()
             thread.join(every + 5)
+
+        return stopped
 
     def check(self) -> None:
         """Raise :class:`LostOwnership` or :class:`JobCancelled` when the job must stop;
