@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import os
 import sys
 import tempfile
@@ -69,8 +70,8 @@ def main() -> None:
     db.expire_all()
     final = service.get_job(db, job.id)
     print(f"state {state}, archive {final.size / 1e6:.1f} MB, total {ended - started:.2f} s")
-    stages = sorted(marks.items(), key=lambda kv: kv[1]) + [("end", ended)]
-    for (stage, at), (_, following) in zip(stages, stages[1:], strict=False):
+    stages = [*sorted(marks.items(), key=lambda kv: kv[1]), ("end", ended)]
+    for (stage, at), (_, following) in itertools.pairwise(stages):
         print(f"  {stage:<15} {following - at:6.2f} s")
 
 
