@@ -309,6 +309,15 @@ def cleanup(dry_run: bool) -> None:
     if report.failed:
         fail(f"could not delete {plural(len(report.failed), 'export')}: "
              f"{', '.join(report.failed)}")
+    if not dry_run:
+        from eventport.leftovers import sweep_leftovers
+
+        with session_scope() as session:
+            leftovers = sweep_leftovers(session, get_storage())
+        click.echo(f"aborted {leftovers.uploads_aborted} stale upload(s), deleted "
+                   f"{len(leftovers.objects_deleted)} orphan import object(s)")
+        if leftovers.failed:
+            fail("; ".join(leftovers.failed))
 
 
 @main.command()

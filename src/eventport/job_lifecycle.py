@@ -188,11 +188,21 @@ def request_cancel(db: Session, model: Any, job: Any, noun: str, *,
     return job
 
 
-def mark_unsent(db: Session, model: Any, job_id: str) -> None:
-    """Say on a queued job that the broker was down: the stale sweep will send it."""
-    db.execute(update(model).where(model.id == job_id, model.state == JobState.QUEUED.value)
-               .values(progress_stage=UNSENT_STAGE))
-    db.commit()
+def send(db: Session, model: Any, job: Any, enqueue: Callable[[str], None]) -> None:
+    """Hand a saved job to the broker; when the broker is down, say so on the job instead
+    of failing the request: the job *is* saved, and the stale sweep sends it once the
+    broker is back (so the API answers 202, and a client never retries into a duplicate).
+    """
+    try:
+        enqueue(job.id)
+    except Exception:
+        log.warning("%s %s: the broker is unreachable; the sweep will send it later",
+                    model.__tablename__, job.id, exc_info=True)
+        db.execute(update(model).where(model.id == job.id,
+                                       model.state == JobState.QUEUED.value)
+                   .values(progress_stage=UNSENT_STAGE))
+        db.commit()
+        db.refresh(job)
 
 
 # --------------------------------------------------------------------------- running
@@ -296,6 +306,14 @@ class JobAttempt:
     def keepalive(self, every: float = KEEPALIVE_EVERY) -> Iterator[None]:
         """Beat from a background thread for the duration of the block, so the stale sweep
         can tell a dead worker (silent) from a slow step (still beating)."""
+        stop = self.start_keepalive(every)
+        try:
+            yield
+        finally:
+            stop()
+
+    def start_keepalive(self, every: float = KEEPALIVE_EVERY) -> Callable[[], None]:
+        """:meth:`keepalive` for code that cannot wrap a block; call the result to stop."""
         stop = threading.Event()
 
         def beat() -> None:
@@ -312,11 +330,12 @@ class JobAttempt:
         thread = threading.Thread(target=beat, name=f"heartbeat-{self.job_id[:8]}",
                                   daemon=True)
         thread.start()
-        try:
-            yield
-        finally:
+
+        def stopped() -> None:
             stop.set()
             thread.join(every + 5)
+
+        return stopped
 
     def check(self) -> None:
         """Raise :class:`LostOwnership` or :class:`JobCancelled` when the job must stop;

@@ -108,6 +108,9 @@ def test_missing_media_is_left_out_and_the_archive_imports(db: Session,
                                          "x.zip", dry_run=True, mode="copy")
     db.commit()
     assert imports.run_import(imported.id) == "succeeded"
+    db.expire_all()
+    warnings = imports.get_job(db, imported.id, None).warnings
+    assert any(gone in w and "missing" in w for w in warnings), warnings
 
 
 def test_a_storage_outage_during_media_is_ridden_out(db: Session, demo_event: DemoEvent,

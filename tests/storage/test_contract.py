@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
+from eventport.config import get_settings
 from eventport.storage import InvalidKey, ObjectNotFound, PermanentStorageError, StorageError
 from eventport.storage.check import run_storage_check
 from eventport.storage.local import LocalStorage
@@ -466,6 +467,10 @@ def _broken(
 ) -> tuple[str, str]:
     """A storage URL that is wrong in one way, and a word the failure must mention."""
     dead = f"http://127.0.0.1:{free_port()}"
+    # Outages are ridden out for EVENTPORT_STORAGE_RETRY_SECONDS; a dead endpoint here is
+    # the operator's typo, reported once that (shortened) patience runs out.
+    monkeypatch.setenv("EVENTPORT_STORAGE_RETRY_SECONDS", "1")
+    get_settings.cache_clear()
     if name == "s3":
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")

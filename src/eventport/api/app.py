@@ -7,7 +7,7 @@ import importlib
 from fastapi import FastAPI
 
 from eventport import __version__
-from eventport.api import openapi, problems
+from eventport.api import guard, openapi, problems
 from eventport.api.head import HeadAsGet
 from eventport.config import get_settings
 
@@ -43,6 +43,7 @@ def create_app() -> FastAPI:
     problems.install(app)
     openapi.install(app)
     app.add_middleware(HeadAsGet, routes=app.router.routes)
+    guard.install(app)  # outermost: refuses before anything else runs
     for name in ROUTER_MODULES:
         module = importlib.import_module(name)
         app.include_router(module.router)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from eventport import job_lifecycle as lifecycle
 from eventport.accounts.models import User
 from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
 from eventport.api.events import Page, PerPage, page_of
@@ -70,7 +71,7 @@ def start_export(db: Db, event: Any, user: User, format: str,
     """Create (or find) the job and, when new, hand it to the workers."""
     job, created = service.request_export(db, event, user, format, options)
     if created:
-        enqueue_export(job.id)
+        lifecycle.send(db, ExportJob, job, enqueue_export)
     record(db, event.id, user, "export.requested", f"export {job.id}",
            {"format": format, "options": job.options, "new_job": created})
     return job

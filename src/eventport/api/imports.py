@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from eventport import job_lifecycle as lifecycle
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
 from eventport.audit.service import record
@@ -71,7 +72,7 @@ async def create_import(
     late_format = info.fields.get("format")
     if late_format and not job.format:
         await run_in_threadpool(_set_format, db, job, late_format)
-    await run_in_threadpool(enqueue_import, job.id)
+    await run_in_threadpool(lifecycle.send, db, ImportJob, job, enqueue_import)
     target = job.event_id or (job.options or {}).get("event_id")
     if target is not None:  # an update of an existing event
         await run_in_threadpool(record, db, target, user, "import.requested",

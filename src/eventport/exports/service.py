@@ -406,6 +406,7 @@ def run_export(
     if attempt is None:
         return None
     run = _Run(job_id, attempt, sessions, clock, on_progress)
+    plan: _Plan | None = None
     try:
         with run.keepalive():
             plan = _plan(sessions, job_id)
@@ -418,9 +419,11 @@ def run_export(
         log.warning("export %s: taken over by another worker; stopping", job_id)
         return None
     except JobCancelled:
+        _discard(storage, plan.key if plan else None)
         return run.finish(JobState.CANCELLED.value)
     except Exception as exc:
         log.exception("export %s failed", job_id)
+        _discard(storage, plan.key if plan else None)  # in case the upload completed
         return _finish_failed(run, sessions, exc, notify)
     expires = verified_at + dt.timedelta(days=settings.export_max_age_days)
     outcome = run.finish(JobState.SUCCEEDED.value, storage_key=plan.key,
@@ -462,7 +465,9 @@ def _abort_leftover_uploads(storage: Storage, prefix: str) -> None:
         log.warning("could not abort leftover uploads under %s", prefix, exc_info=True)
 
 
-def _discard(storage: Storage, key: str) -> None:
+def _discard(storage: Storage, key: str | None) -> None:
+    if key is None:
+        return
     try:
         storage.delete(key)
     except StorageError:

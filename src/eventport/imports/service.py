@@ -213,6 +213,7 @@ def run_import(
                         job.requested_by_id, job.event_id, _target_id(job))
         previous = dict(job.result or {})
     run = _Run(job_id, attempt, sessions, clock, on_progress)
+    stop_beating = run.start_keepalive()  # a long step (one big transaction) is not death
     try:
         if view.event_id is not None and previous.get("publish") is not None:
             # A worker died after the commit: only the publishing is left to do.
@@ -239,6 +240,8 @@ def run_import(
         run.finish(state=JobState.FAILED.value, progress_stage="failed",
                 error=_user_message(exc)[:2000])
         return JobState.FAILED.value
+    finally:
+        stop_beating()
 
 
 def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | None) -> str:

@@ -30,6 +30,7 @@ from eventport.config import Settings, get_settings
 EXPORT_TASK = "eventport.exports.run"
 RETENTION_TASK = "eventport.exports.retention_sweep"
 REQUEUE_TASK = "eventport.jobs.requeue_stale"
+LEFTOVERS_TASK = "eventport.jobs.sweep_leftovers"
 IMPORT_REQUEUE_TASK = "eventport.imports.requeue_stale"
 WEBHOOK_TASK = "eventport.webhooks.deliver"
 SCHEDULER_TASK = "eventport.backups.tick"
@@ -83,6 +84,11 @@ def _beat_schedule(settings: Settings) -> dict[str, Any]:
             "schedule": RETENTION_EVERY,
             "options": {"queue": queue},
         },
+        "storage-leftovers": {
+            "task": LEFTOVERS_TASK,
+            "schedule": RETENTION_EVERY,
+            "options": {"queue": queue},
+        },
         # Backups due and webhook retries; a tick that could not run in time is dropped
         # (the next one catches up: the scheduler computes from "now", not per tick).
         "scheduler-tick": {
@@ -100,6 +106,11 @@ def build_app(settings: Settings) -> Celery:
     app.conf.update(
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
+        # A web request that sends a job must not hang while the broker is down: two
+        # quick tries, then the job stays saved and the stale sweep sends it later.
+        broker_connection_timeout=2,
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0.2,
+                                   "interval_step": 0.5, "interval_max": 1},
         result_backend=None,
         task_ignore_result=True,
         task_default_queue=queue,

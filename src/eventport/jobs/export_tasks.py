@@ -13,7 +13,7 @@ from celery import shared_task
 
 from eventport.exports import service
 from eventport.exports.registry import exporters
-from eventport.jobs.celery_app import EXPORT_TASK, REQUEUE_TASK, RETENTION_TASK
+from eventport.jobs.celery_app import EXPORT_TASK, LEFTOVERS_TASK, REQUEUE_TASK, RETENTION_TASK
 from eventport.webhooks.announce import export_finished
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,21 @@ def retention_sweep_task() -> int:
         log.info("retention: expired %d export(s), %d failed", len(report.expired),
                  len(report.failed))
     return len(report.expired)
+
+
+@shared_task(name=LEFTOVERS_TASK, ignore_result=True)
+def sweep_leftovers_task() -> int:
+    """Abort day-old open uploads and delete orphan import uploads (eventport.leftovers)."""
+    from eventport.db import session_scope
+    from eventport.leftovers import sweep_leftovers
+    from eventport.storage import get_storage
+
+    with session_scope() as db:
+        report = sweep_leftovers(db, get_storage())
+    if report.uploads_aborted or report.objects_deleted or report.failed:
+        log.info("leftovers: %d upload(s) aborted, %d object(s) deleted, %d failure(s)",
+                 report.uploads_aborted, len(report.objects_deleted), len(report.failed))
+    return report.uploads_aborted + len(report.objects_deleted)
 
 
 @shared_task(name=REQUEUE_TASK, ignore_result=True)

@@ -15,12 +15,43 @@ inherited (:func:`_fresh_clients_after_fork`) before its first task.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery.signals import worker_process_init
 
 from eventport.config import get_settings
 from eventport.jobs.celery_app import beat_schedule_path, get_celery
+
+log = logging.getLogger(__name__)
+
+
+def _survive_redis_restart() -> None:
+    """Issue 12 D3 (celery 5.7.0 / kombu 5.7.0 / redis 8): after a Redis restart the worker
+    acks or restores the running task's message on the *old* channel, whose connection is
+    gone, and dies with "Unrecoverable error: AttributeError('NoneType' object has no
+    attribute 'hostname')". Skipping that bookkeeping is safe here: the message stays in
+    Redis's unacked set and comes back after the visibility timeout, and the job row —
+    not the message — says whether the job is done (a claim of a finished job is a no-op).
+    """
+    from kombu.transport import redis as kombu_redis
+
+    def guarded(method: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            connection = getattr(self.channel, "connection", None)
+            if connection is None or getattr(connection, "client", None) is None:
+                log.warning("broker connection was reset; leaving message bookkeeping "
+                            "(%s) to the redelivery", method.__name__)
+                return None
+            return method(self, *args, **kwargs)
+        call.__name__ = method.__name__
+        return call
+
+    qos = kombu_redis.QoS
+    if not getattr(qos, "_eventport_guarded", False):
+        for name in ("ack", "reject", "restore_unacked", "restore_by_tag"):
+            setattr(qos, name, guarded(getattr(qos, name)))
+        qos._eventport_guarded = True  # type: ignore[attr-defined]
 
 
 @worker_process_init.connect
@@ -56,6 +87,7 @@ def run_worker(*, concurrency: int = 2, pool: str = "threads", beat: bool = Fals
                loglevel: str = "INFO", hostname: str | None = None) -> None:
     """Block running a worker on the configured broker and queue."""
     app = get_celery()
+    _survive_redis_restart()
     app.loader.import_default_modules()
     app.worker_main(worker_argv(concurrency=concurrency, pool=pool, beat=beat,
                                 loglevel=loglevel, hostname=hostname))

@@ -45,23 +45,35 @@ from eventport.storage.base import (
     validate_key,
     validate_metadata,
 )
-from eventport.storage.retry import call_with_retry
+from eventport.storage.retry import abort_open_uploads, call_with_retry
 
 log = logging.getLogger(__name__)
 
 #: Parts in flight per upload. With 8 MiB parts, an upload holds ~4 parts at most
 #: (one being filled, two uploading, one in the client's buffer): ~32 MiB.
 MAX_CONCURRENCY = 2
-#: obstore's own per-request retries (it alone can retry one part of an upload).
-CLIENT_RETRY: dict[str, Any] = {
-    "max_retries": 3,
-    "retry_timeout": dt.timedelta(seconds=60),
-    "backoff": {
-        "init_backoff": dt.timedelta(milliseconds=100),
-        "max_backoff": dt.timedelta(seconds=5),
-        "base": 2,
-    },
-}
+
+
+def client_retry() -> dict[str, Any]:
+    """obstore's own per-request retries: it alone can retry one part of a multipart
+    upload, so it is what rides out an outage while an export or upload is being written.
+    Bounded by ``EVENTPORT_STORAGE_RETRY_SECONDS`` (backoff 0.1 s doubling up to 5 s)."""
+    from eventport.config import get_settings
+
+    seconds = get_settings().storage_retry_seconds
+    return {
+        # The time budget decides, not a count: connection refusals fail in microseconds,
+        # so any small count runs out within seconds of an outage (measured: 18 in 5 s).
+        "max_retries": 1_000_000,
+        "retry_timeout": dt.timedelta(seconds=max(seconds, 1)),
+        "backoff": {
+            "init_backoff": dt.timedelta(milliseconds=100),
+            "max_backoff": dt.timedelta(seconds=5),
+            "base": 2,
+        },
+    }
+
+
 CLIENT_OPTIONS: dict[str, Any] = {
     "connect_timeout": "10s",
     # Whole-request timeout; one 8 MiB part must fit in it even on a slow uplink.
@@ -312,12 +324,20 @@ class ObstoreBackend:
         w = ObstoreWriter(raw, key, self)
         try:
             yield w
+            w.close()
         except BaseException as exc:
-            # Leaving the block by an exception aborts the multipart upload.
-            with contextlib.suppress(Exception):
-                raw.__exit__(type(exc), exc, exc.__traceback__)
+            # Leaving the block by an exception — or failing to complete — aborts the
+            # multipart upload; the caller gets the original error, never the abort's.
+            self._abort(raw, key, exc)
             raise
-        w.close()
+
+    def _abort(self, raw: Any, key: str, exc: BaseException) -> None:
+        try:
+            raw.__exit__(type(exc), exc, exc.__traceback__)
+        except Exception:
+            log.warning("%s: aborting the upload of %s failed; retrying", self.backend, key,
+                        exc_info=True)
+        abort_open_uploads(self, key)
 
     # -- reading -------------------------------------------------------------------------
 

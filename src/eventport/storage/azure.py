@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from obstore.store import AzureStore
 
 from eventport.storage._common import parse_bucket_url
-from eventport.storage._obstore import CLIENT_OPTIONS, CLIENT_RETRY, ObstoreBackend
+from eventport.storage._obstore import CLIENT_OPTIONS, ObstoreBackend, client_retry
 from eventport.storage.base import StorageError
 
 #: Azurite's published development account (documented by Microsoft; not a secret).
@@ -149,5 +149,5 @@ class AzureStorage(ObstoreBackend):
             prefix=self.prefix or None,
             config=config,  # type: ignore[arg-type]
             client_options=options,  # type: ignore[arg-type]
-            retry_config=CLIENT_RETRY,  # type: ignore[arg-type]
+            retry_config=client_retry(),  # type: ignore[arg-type]
         )

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from eventport.storage.base import StorageError, TransientStorageError
 
@@ -143,3 +143,17 @@ class Patience:
                     raise
                 self.wait(err, attempt, f"{what} at byte {position}", started)
                 attempt += 1
+
+
+def abort_open_uploads(storage: Any, key: str, *, seconds: float = 30.0) -> None:
+    """Make sure no multipart upload stays open for ``key`` after a failed write: on
+    backends that can list them (S3), abort whatever is left, retrying through an outage
+    for ``seconds``. Never raises — the caller is already reporting the original error —
+    and what this cannot reach, the daily sweep aborts (jobs.maintenance)."""
+    abort = getattr(storage, "abort_incomplete_uploads", None)
+    if abort is None:
+        return
+    try:
+        Patience(seconds).call(lambda: abort(key), f"aborting uploads of {key}")
+    except Exception:
+        log.warning("could not abort open uploads of %s; the sweep will", key, exc_info=True)

@@ -12,13 +12,14 @@ roles — as obstore reads them; none belong in the URL (it ends up in logs).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
 from obstore.store import S3Store
 
 from eventport.storage._common import parse_bucket_url
-from eventport.storage._obstore import CLIENT_OPTIONS, CLIENT_RETRY, ObstoreBackend
+from eventport.storage._obstore import CLIENT_OPTIONS, ObstoreBackend, client_retry
 from eventport.storage.base import StorageError, validate_key
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -85,7 +86,8 @@ class S3Storage(ObstoreBackend):
             url=parsed.url,
         )
 
-    def abort_incomplete_uploads(self, prefix: str) -> int:
+    def abort_incomplete_uploads(self, prefix: str,
+                                 older_than: dt.datetime | None = None) -> int:
         """Abort multipart uploads left open under ``prefix``; returns how many.
 
         A worker killed mid-upload (SIGKILL, OOM, a lost node) cannot abort its own
@@ -112,6 +114,8 @@ class S3Storage(ObstoreBackend):
                 Bucket=self.bucket, Prefix=full_prefix)
             for page in pages:
                 for upload in page.get("Uploads", []):
+                    if older_than is not None and upload["Initiated"] >= older_than:
+                        continue  # maybe still being written: the sweep's next run decides
                     client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
                                                   UploadId=upload["UploadId"])
                     aborted += 1
@@ -137,5 +141,5 @@ class S3Storage(ObstoreBackend):
             prefix=self.prefix or None,
             config=config,  # type: ignore[arg-type]
             client_options=options,  # type: ignore[arg-type]
-            retry_config=CLIENT_RETRY,  # type: ignore[arg-type]
+            retry_config=client_retry(),  # type: ignore[arg-type]
         )

@@ -85,6 +85,8 @@ def _load_json(data: bytes, name: str) -> Any:
         return json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportRefused(f"{name} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ImportRefused(f"{name} is nested too deeply to be read") from None
 
 
 def _media(zf: SafeZip, listed: dict[str, dict[str, Any]], value: Any, kind: MediaKind,
@@ -220,5 +222,16 @@ def read_archive(zf: SafeZip) -> EventData:
     for path in listed:
         if path.startswith("media/") and path not in used:
             data.warnings.append(f"{path} is not used by any entity; not imported")
+    data.warnings.extend(_missing_warnings(zf))
     data.check_references()
     return data
+
+
+def _missing_warnings(zf: SafeZip) -> list[str]:
+    """Honour the manifest's ``missing`` list: media the exporting server could not find
+    (their references are null) are named, so the importer knows what it does not get."""
+    missing = _load_json(zf.read(MANIFEST), MANIFEST).get("missing")
+    if not isinstance(missing, list):
+        return []
+    return [f"{item['path']} was missing from the exporting server's storage; not imported"
+            for item in missing if isinstance(item, dict) and isinstance(item.get("path"), str)]
