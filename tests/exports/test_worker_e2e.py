@@ -82,10 +82,17 @@ def test_missing_media_is_a_warning_not_a_failure(client: TestClient, db: Sessio
     assert job["state"] == "succeeded", job
     assert len(job["warnings"]) == 1
     warned = job["warnings"][0]["path"]
-    assert warned.startswith("media/images/") and "could not read" in job["warnings"][0]["reason"]
-    manifest = verify_archive(download(client, job["id"], demo_event.headers), tmp_path)
+    assert warned.startswith("media/images/")
+    assert "not found in storage" in job["warnings"][0]["reason"]
+    archive = download(client, job["id"], demo_event.headers)
+    manifest = verify_archive(archive, tmp_path)
     assert [m["path"] for m in manifest["missing"]] == [warned]
     assert warned not in {f["path"] for f in manifest["files"]}
+    # The documents no longer point at the file that was left out: the archive imports.
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        documents = b"".join(zf.read(n) for n in zf.namelist()
+                             if n.endswith(".json") and n != "manifest.json")
+    assert warned.encode() not in documents
 
 
 @pytest.mark.parametrize(("broker", "database_url"),
