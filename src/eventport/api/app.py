@@ -23,6 +23,9 @@ ROUTER_MODULES = (
     "eventport.api.exports",
     "eventport.api.imports",
     "eventport.api.compat",
+    "eventport.api.audit",
+    "eventport.api.webhooks",
+    "eventport.api.backups",
     "eventport.web.routes",
 )
 

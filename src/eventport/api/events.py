@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from eventport.accounts import service as accounts
 from eventport.accounts.models import EventRole, Role
 from eventport.api.deps import AnyRole, CurrentUser, Db, ItemId, OwnerRole, StorageDep
+from eventport.audit.service import record
 from eventport.events import service
 from eventport.events.models import Event
 from eventport.events.resources import EVENT, api_media_ref, to_document
@@ -83,14 +84,19 @@ def list_roles(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
 
 
 @router.post("/{event_id}/roles", status_code=201)
-def grant_role(event: OwnerRole, body: RoleGrant, db: Db) -> dict[str, Any]:
+def grant_role(event: OwnerRole, body: RoleGrant, user: CurrentUser, db: Db
+               ) -> dict[str, Any]:
     row = accounts.grant_role(db, event.id, body.email, body.role)
     db.commit()
+    record(db, event.id, user, "role.granted", row.user.email, {"role": row.role})
     return role_document(row)
 
 
 @router.delete("/{event_id}/roles/{role_id}", status_code=204)
-def revoke_role(event: OwnerRole, role_id: ItemId, db: Db) -> Response:
+def revoke_role(event: OwnerRole, role_id: ItemId, user: CurrentUser, db: Db) -> Response:
+    row = db.get(EventRole, role_id)
+    target = (row.user.email, row.role) if row is not None else ("", "")
     accounts.revoke_role(db, event.id, role_id)
     db.commit()
+    record(db, event.id, user, "role.revoked", target[0], {"role": target[1]})
     return Response(status_code=204)

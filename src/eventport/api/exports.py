@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from eventport.accounts.models import User
 from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
 from eventport.api.events import Page, PerPage, page_of
+from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.exports import service
 from eventport.exports.models import ExportJob, JobState
@@ -32,6 +33,11 @@ class ExportRequest(BaseModel):
     states: list[str] | str | None = Field(
         default=None, description="schedule/CSV formats: session states to include")
     bom: bool | None = Field(default=None, description="CSV formats: start with a UTF-8 BOM")
+    profile: str | None = Field(default=None, max_length=16,
+                                description="archive: full (default) or public")
+    recipients: list[str] | None = Field(
+        default=None, max_length=20,
+        description="archive: age public keys (age1…); the stored file is .zip.age")
 
     def options(self) -> dict[str, Any] | None:
         given = {k: v for k, v in self.model_dump(exclude={"format"}).items() if v is not None}
@@ -65,6 +71,8 @@ def start_export(db: Db, event: Any, user: User, format: str,
     job, created = service.request_export(db, event, user, format, options)
     if created:
         enqueue_export(job.id)
+    record(db, event.id, user, "export.requested", f"export {job.id}",
+           {"format": format, "options": job.options, "new_job": created})
     return job
 
 
@@ -94,20 +102,30 @@ def download_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep
                     ) -> RedirectResponse:
     job = job_for(db, user, job_id)
     url = service.download_link(storage, job)
+    record(db, job.event_id, user, "export.download_link", f"export {job.id}",
+           {"filename": job.filename})
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/exports/{job_id}/cancel")
 def cancel_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(service.cancel_job(db, job_for(db, user, job_id)))
+    job = service.cancel_job(db, job_for(db, user, job_id))
+    record(db, job.event_id, user, "export.cancelled", f"export {job.id}")
+    return job_json(job)
 
 
 @router.patch("/exports/{job_id}")
 def update_export(job_id: str, body: PinRequest, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(service.set_pinned(db, job_for(db, user, job_id), body.pinned))
+    job = service.set_pinned(db, job_for(db, user, job_id), body.pinned)
+    record(db, job.event_id, user, "export.pinned" if body.pinned else "export.unpinned",
+           f"export {job.id}")
+    return job_json(job)
 
 
 @router.delete("/exports/{job_id}", status_code=204)
 def delete_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep) -> Response:
-    service.delete_job(db, storage, job_for(db, user, job_id))
+    job = job_for(db, user, job_id)
+    service.delete_job(db, storage, job)
+    record(db, job.event_id, user, "export.deleted", f"export {job.id}",
+           {"filename": job.filename})
     return Response(status_code=204)

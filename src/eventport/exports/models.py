@@ -51,3 +51,8 @@ class ExportJob(JobRecord, Base):
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``manual`` (API, web, CLI) or ``schedule`` (a backup policy made it)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    #: the backup policy that made it; its ``keep_last`` (not the global one) retains it
+    backup_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("backup_policies.id", ondelete="SET NULL"), nullable=True, index=True)

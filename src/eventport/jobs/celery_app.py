@@ -31,9 +31,12 @@ EXPORT_TASK = "eventport.exports.run"
 RETENTION_TASK = "eventport.exports.retention_sweep"
 REQUEUE_TASK = "eventport.jobs.requeue_stale"
 IMPORT_REQUEUE_TASK = "eventport.imports.requeue_stale"
+WEBHOOK_TASK = "eventport.webhooks.deliver"
+SCHEDULER_TASK = "eventport.backups.tick"
 
 #: Task modules every worker loads.
-TASK_MODULES = ("eventport.jobs.export_tasks", "eventport.jobs.import_tasks")
+TASK_MODULES = ("eventport.jobs.export_tasks", "eventport.jobs.import_tasks",
+                "eventport.jobs.schedule_tasks")
 
 #: How often beat runs the retention sweep (seconds).
 RETENTION_EVERY = 3600.0
@@ -80,6 +83,13 @@ def _beat_schedule(settings: Settings) -> dict[str, Any]:
             "schedule": RETENTION_EVERY,
             "options": {"queue": queue},
         },
+        # Backups due and webhook retries; a tick that could not run in time is dropped
+        # (the next one catches up: the scheduler computes from "now", not per tick).
+        "scheduler-tick": {
+            "task": SCHEDULER_TASK,
+            "schedule": settings.scheduler_tick_seconds,
+            "options": {"queue": queue, "expires": settings.scheduler_tick_seconds},
+        },
     }
     return schedule
 
@@ -111,19 +121,26 @@ def build_app(settings: Settings) -> Celery:
 
 
 @functools.cache
-def _cached(settings_key: tuple[str, str, str, int]) -> Celery:
+def _cached(settings_key: tuple[str, str, str, int, float]) -> Celery:
     return build_app(get_settings())
 
 
 def get_celery() -> Celery:
     """This process's Celery app for the current settings (rebuilt when they change)."""
     s = get_settings()
-    return _cached((s.broker_url, s.broker_queue, str(s.data_dir), s.job_stale_after))
+    return _cached((s.broker_url, s.broker_queue, str(s.data_dir), s.job_stale_after,
+                    s.scheduler_tick_seconds))
 
 
 def enqueue_export(job_id: str) -> None:
     """Send the export job to the workers (by task name; job ids only, never objects)."""
     get_celery().send_task(EXPORT_TASK, args=[job_id], queue=get_settings().broker_queue)
+
+
+def enqueue_webhook(delivery_id: str, countdown: float = 0.0) -> None:
+    """Send a webhook delivery attempt to the workers, after ``countdown`` seconds."""
+    get_celery().send_task(WEBHOOK_TASK, args=[delivery_id], queue=get_settings().broker_queue,
+                           countdown=countdown or None)
 
 
 def check_broker() -> str:

@@ -22,8 +22,12 @@ IMPORT_TASK = "eventport.imports.run"
 @shared_task(name=IMPORT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def import_event(job_id: str) -> str | None:
     from eventport.imports.service import run_import
+    from eventport.webhooks.announce import import_finished
 
-    return run_import(job_id)
+    state = run_import(job_id)
+    if state is not None:
+        import_finished(job_id)
+    return state
 
 
 def enqueue_import(job_id: str) -> None:
