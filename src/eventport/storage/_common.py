@@ -1,4 +1,4 @@
-"""Small pieces every backend shares: chunking input, hashing, writers, Content-Disposition.
+"""Small pieces every backend shares: chunking input, hashing, writers, bucket URLs.
 
 Kept apart from :mod:`eventport.storage.base` (the public interface) so backends can
 change these helpers without touching the contract other packages import.
