@@ -35,7 +35,10 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(EventportError)
     async def _domain(_: Request, exc: EventportError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.title, exc.detail, **exc.extra)
+        if "retry_after" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

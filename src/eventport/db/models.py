@@ -1,6 +1,6 @@
 """Imports every model so that metadata (Alembic, tests) sees all tables."""
 
-from eventport.accounts.models import ApiToken, EventRole, User
+from eventport.accounts.models import ApiToken, EventRole, Invitation, SignInFailure, User
 from eventport.db.base import Base
 from eventport.events.models import (
     CustomFormField,
@@ -25,10 +25,12 @@ __all__ = [
     "EventRole",
     "ExportJob",
     "ImportJob",
+    "Invitation",
     "MediaFile",
     "Microlocation",
     "ProgramSession",
     "SessionType",
+    "SignInFailure",
     "SocialLink",
     "Speaker",
     "Sponsor",

@@ -50,3 +50,6 @@ class ExportJob(JobRecord, Base):
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the site address the request came in on (scheme://host:port), for the links in
+    #: the job's e-mail when EVENTPORT_BASE_URL is not set
+    site_url: Mapped[str | None] = mapped_column(String(300), nullable=True)

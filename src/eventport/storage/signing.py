@@ -119,10 +119,11 @@ def verify_token(
 def signed_download_url(
     key: str, *, expires_in: int, filename: str, base_url: str | None = None
 ) -> str:
-    """A full URL to Eventport's download route for ``key``."""
+    """A URL of Eventport's download route for ``key``: absolute with a configured base
+    URL, otherwise a path (the caller joins it to the address the request reached)."""
     if base_url is None:
         from eventport.config import get_settings
 
-        base_url = get_settings().base_url
+        base_url = get_settings().base_url or ""
     token = make_token(key, expires_in=expires_in, filename=filename)
     return base_url.rstrip("/") + DOWNLOAD_ROUTE.format(token=token)
