@@ -43,6 +43,7 @@
     var nullable = input.dataset.nullable === "true";
     if (type === "bool") return input.checked;
     if (value === "") {
+      if (input.required && type !== "str") return undefined;  // the API says "required"
       if (type === "str") return "";
       return nullable || type === "id" || type === "datetime" ? null : undefined;
     }
