@@ -57,7 +57,7 @@ with session_scope() as db:
         db.add(ProgramSession(event_id=event.id, title=f"Talk {n:04d} on topic {n % 37}",
             starts_at=begins, ends_at=begins + dt.timedelta(minutes=rng.choice([30, 45, 60, 80])),
             microlocation_id=room.id, track_id=tracks[n % 8].id, state="accepted",
-            speakers=[people[n % 400], people[(n * 7) % 400]]))
+            speakers=[people[n % 400], people[(n + 200) % 400]]))
     print(event.id)
 """
 

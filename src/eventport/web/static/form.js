@@ -15,12 +15,12 @@
 
   var WORDS = [
     [/^Field required$/, "This is required."],
-    [/^String should have at least 1 character/, "This cannot be empty."],
-    [/^String should have at least (\d+) characters?/, "Use at least $1 characters."],
-    [/^String should have at most (\d+) characters?/, "Use at most $1 characters."],
-    [/^String should match pattern/, "This does not have the required form."],
-    [/^Input should be greater than or equal to (\S+)/, "Use $1 or more."],
-    [/^Input should be less than or equal to (\S+)/, "Use $1 or less."],
+    [/^String should have at least 1 character.*/, "This cannot be empty."],
+    [/^String should have at least (\d+) characters?.*/, "Use at least $1 characters."],
+    [/^String should have at most (\d+) characters?.*/, "Use at most $1 characters."],
+    [/^String should match pattern.*/, "This does not have the required form."],
+    [/^Input should be greater than or equal to (\S+).*/, "Use $1 or more."],
+    [/^Input should be less than or equal to (\S+).*/, "Use $1 or less."],
     [/^Input should be a valid integer.*/, "Enter a whole number."],
     [/^Input should be a valid number.*/, "Enter a number."],
     [/^Input should be a valid datetime.*/, "Enter a date and time."],
@@ -44,7 +44,7 @@
     if (type === "bool") return input.checked;
     if (value === "") {
       if (input.required && type !== "str") return undefined;  // the API says "required"
-      if (type === "str") return "";
+      if (type === "str") return nullable ? null : "";
       return nullable || type === "id" || type === "datetime" ? null : undefined;
     }
     if (type === "int" || type === "id") return parseInt(value, 10);
