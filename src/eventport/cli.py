@@ -7,22 +7,51 @@ commands below (exports: ``export``/``cleanup``/``worker``/``beat``; imports: ``
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
-from eventport.config import ConfigurationError, get_settings
+from eventport.config import ConfigurationError, Settings, get_settings
+from eventport.naming import plural
 
-
-@click.group()
-@click.version_option(package_name="eventport")
-def main() -> None:
-    """Eventport: an organizer server whose events export and import without loss."""
+#: Commands that may create a new installation's database (what `make run` runs first).
+CREATES_DATA = frozenset({"db", "serve"})
 
 
 def fail(message: str) -> NoReturn:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(1)
+
+
+def require_installation(command: str | None) -> None:
+    """Outside an installation, say what to set, rather than create ``./data`` and fail in SQL.
+
+    The defaults point at ``./data``, which only exists where Eventport was set up;
+    anywhere else a command would make an empty database and die on a missing table.
+    """
+    from sqlalchemy.engine import make_url
+
+    if command in CREATES_DATA:
+        return
+    settings = Settings()  # not get_settings(): that writes a secret key under data_dir
+    url = make_url(settings.database_url)
+    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
+        return
+    if Path(url.database).exists():
+        return
+    fail(f"no Eventport database at {url.database} (is this an Eventport directory?). "
+         "Run the command where Eventport's data lives (the directory holding ./data), "
+         "or point it at an installation with EVENTPORT_DATABASE_URL, EVENTPORT_STORAGE_URL "
+         "and EVENTPORT_DATA_DIR; `eventport db upgrade` creates a new database.")
+
+
+@click.group()
+@click.version_option(package_name="eventport")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Eventport: an organizer server whose events export and import without loss."""
+    require_installation(ctx.invoked_subcommand)
 
 
 # ------------------------------------------------------------------------- web server
@@ -153,7 +182,6 @@ def storage_check() -> None:
     from eventport.storage import StorageError, get_storage
     from eventport.storage.check import run_storage_check
 
-    click.echo(f"checking storage {get_settings().storage_url}")
     try:
         ok = run_storage_check(get_storage(), click.echo)
     except StorageError as exc:
@@ -201,14 +229,24 @@ def beat(loglevel: str) -> None:
               help="Also copy the result to this file.")
 def export_cmd(event_ref: str, format_: str, media: str, out: str | None) -> None:
     """Export EVENT (id or identifier) now, in this process, with a progress bar."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
+    from eventport.cliprogress import stage_progress
+    from eventport.exports import service
+
+    job_id = _request_export(event_ref, format_, media)
+    with stage_progress("snapshot") as on_progress:
+        state = service.run_export(job_id, on_progress=on_progress)
+    key = _report_export(job_id, state)
+    if out and key:
+        from eventport.storage import get_storage
+
+        with open(out, "wb") as fh:
+            for chunk in get_storage().open(key):
+                fh.write(chunk)
+        click.echo(f"written to {out}")
+
+
+def _request_export(event_ref: str, format_: str, media: str) -> str:
+    """Queue the export job for ``export``; exits with a message when it cannot be made."""
     from sqlalchemy import select
 
     from eventport.db import session_scope
@@ -216,7 +254,6 @@ def export_cmd(event_ref: str, format_: str, media: str, out: str | None) -> Non
     from eventport.events.models import Event
     from eventport.exports import service
     from eventport.exports.registry import get_exporter
-    from eventport.storage import get_storage
 
     try:
         with session_scope() as session:
@@ -226,26 +263,24 @@ def export_cmd(event_ref: str, format_: str, media: str, out: str | None) -> Non
                 event = session.get(Event, int(event_ref))
             if event is None:
                 fail(f"no event {event_ref!r} (give its id or identifier)")
-                return
             options = None
             if get_exporter(format_).accepts_media:
                 options = {"media": [k.strip() for k in media.split(",") if k.strip()]}
             job, created = service.request_export(session, event, None, format_, options)
-            job_id = job.id
+            job_id, job_state = job.id, job.state
     except (EventportError, LookupError) as exc:
         fail(getattr(exc, "detail", str(exc)))
-        return
     if not created:
-        fail(f"an identical export is already {job.state} (job {job_id}); wait for it or "
+        fail(f"an identical export is already {job_state} (job {job_id}); wait for it or "
              "cancel it")
-    with Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeElapsedColumn()) as bar:
-        task = bar.add_task("snapshot", total=None)
+    return job_id
 
-        def on_progress(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total or None)
 
-        state = service.run_export(job_id, on_progress=on_progress)
+def _report_export(job_id: str, state: str | None) -> str | None:
+    """Print the finished export's warnings and outcome; returns its storage key."""
+    from eventport.db import session_scope
+    from eventport.exports import service
+
     with session_scope() as session:
         job = service.get_job(session, job_id)
         for warning in job.warnings or []:
@@ -255,12 +290,7 @@ def export_cmd(event_ref: str, format_: str, media: str, out: str | None) -> Non
             fail(f"export {job_id} {job.state}: {job.error or ''}")
         click.echo(f"export {job_id}: {job.size} bytes, sha256 {job.sha256}")
         click.echo(f"stored as {job.storage_key}")
-        key = job.storage_key
-    if out and key:
-        with open(out, "wb") as fh:
-            for chunk in get_storage().open(key):
-                fh.write(chunk)
-        click.echo(f"written to {out}")
+        return job.storage_key
 
 
 @main.command()
@@ -276,9 +306,30 @@ def cleanup(dry_run: bool) -> None:
     verb = "would expire" if dry_run else "expired"
     for job_id in report.expired:
         click.echo(f"{verb} export {job_id}")
-    click.echo(f"{verb} {len(report.expired)} export(s), {report.bytes_freed} bytes")
+    click.echo(f"{verb} {plural(len(report.expired), 'export')}, "
+               f"{plural(report.bytes_freed, 'byte')}")
     if report.failed:
-        fail(f"could not delete {len(report.failed)} export(s): {', '.join(report.failed)}")
+        fail(f"could not delete {plural(len(report.failed), 'export')}: "
+             f"{', '.join(report.failed)}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def verify(file: str) -> None:
+    """Check an archive offline: zip directory, every entry's size and SHA-256 against
+    manifest.json, and that the documents import. Exit code 0 only when all hold."""
+    from eventport.exports.verify import ArchiveInvalid, verify_path
+
+    try:
+        proof = verify_path(file)
+    except ArchiveInvalid as exc:
+        fail(f"{file} is NOT a sound archive: {exc}")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    click.secho(f"{file}: OK — {proof.entries} entries ({proof.media} media"
+                + (f", {proof.missing} reported missing by the exporter" if proof.missing
+                   else "")
+                + f"), {proof.size} bytes, sha256 {proof.sha256}", fg="green")
 
 
 # ------------------------------------------------------------------------------ import
@@ -292,10 +343,10 @@ def cleanup(dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Validate and report counts; write nothing.")
 def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) -> None:
     """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml)."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
     from sqlalchemy import select
 
     from eventport.accounts.models import User
+    from eventport.cliprogress import stage_progress
     from eventport.db import get_sessionmaker, session_scope
     from eventport.errors import EventportError
     from eventport.imports import service as imports
@@ -314,25 +365,27 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
             job_id = job.id
     except EventportError as exc:
         fail(exc.detail)
-    with Progress(TextColumn("{task.description:<11}"), BarColumn(), DownloadColumn()) as bar:
-        task = bar.add_task("reading", total=None)
-
-        def show(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total or None)
-
-        imports.run_import(job_id, storage=storage, on_progress=show)
+    with stage_progress("reading") as on_progress:
+        imports.run_import(job_id, storage=storage, on_progress=on_progress)
     with get_sessionmaker()() as session:
         summary = imports.job_summary(session.get(imports.ImportJob, job_id))  # type: ignore[arg-type]
     for warning in summary["warnings"]:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if summary["state"] != "succeeded":
         fail(summary["error"] or summary["state"])
-    counts = ", ".join(f"{n} {k}" for k, n in summary["result"].get("counts", {}).items())
+    counts = ", ".join(_count(n, kind) for kind, n in summary["result"].get("counts", {}).items())
     if dry_run:
         click.echo(f"dry run: would create {counts}")
     else:
         click.secho(f"imported event {summary['event_id']} "
                     f"({summary['result'].get('event_identifier')}): {counts}", fg="green")
+
+
+def _count(n: int, kind: str) -> str:
+    """``1 speaker``, ``3 session-types`` -> ``3 session types``: counts read as English."""
+    words = kind.replace("-", " ").replace("_", " ")
+    singular = words[:-1] if words.endswith("s") else words
+    return plural(n, singular, words)
 
 
 if __name__ == "__main__":

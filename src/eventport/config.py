@@ -50,8 +50,13 @@ class Settings(BaseSettings):
     #: one Redis/RabbitMQ without taking each other's jobs.
     broker_queue: str = "eventport"
     #: A running job whose heartbeat is older than this many seconds is presumed dead
-    #: (worker killed) and is queued again by the beat sweep.
-    job_stale_after: int = Field(default=90, ge=2)
+    #: (worker killed) and is queued again by the beat sweep (which runs every third of
+    #: it). Running jobs beat every few seconds whatever they are doing, so a healthy long
+    #: job is never taken for dead; 20 s puts recovery from a dead worker under 30 s.
+    job_stale_after: int = Field(default=20, ge=2)
+    #: How long a job rides out a storage outage (connection refused or reset, timeouts,
+    #: 5xx, throttling) with backoff before it fails; the budget restarts after progress.
+    storage_retry_seconds: float = Field(default=60, ge=0)
 
     token_ttl_hours: int = Field(default=24 * 14, ge=1)
     media_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)

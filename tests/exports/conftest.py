@@ -1,5 +1,5 @@
-"""Fixtures for export tests: a demo event with media, callers with roles, an SMTP sink,
-and the real Celery worker from :mod:`tests.support.celery` (sending mail to the sink)."""
+"""Fixtures for export tests: a demo event with media, callers with roles, a mailbox per
+test, and the real Celery worker from :mod:`tests.support.celery` (sending mail to it)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import io
 import json
 import socket
 import subprocess
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from eventport.accounts.models import Role
 from eventport.accounts.service import create_user, grant_role
-from eventport.events.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+from eventport.events.demo import load_demo
 from eventport.storage import get_storage
 from tests.support.celery import (  # noqa: F401 - fixtures
     celery_worker,
@@ -37,6 +38,11 @@ PASSWORD = "correct horse battery"
 
 
 # ---------------------------------------------------------------------------- SMTP sink
+#
+# The session's Celery workers are started once (two seconds each) with one SMTP URL, so
+# the SMTP server is per session too; what is per test is the *mailbox*: every test's
+# export requester has an address of its own, and a test only ever reads the mails sent
+# to it — never another test's, whatever ran before or beside it.
 
 
 class _Handler:
@@ -56,32 +62,47 @@ def _free_port() -> int:
 
 
 @dataclass
-class Mailbox:
+class SmtpServer:
     handler: _Handler
     url: str
 
+
+@dataclass
+class Mailbox:
+    """One test's mailbox on the session's SMTP server: the mails sent to ``address``."""
+
+    server: SmtpServer
+    address: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
     @property
     def messages(self) -> list[EmailMessage]:
-        return self.handler.messages
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
+        return [m for m in self.server.handler.messages if m["To"] == self.address]
 
 
 @pytest.fixture(scope="session")
-def smtp_sink() -> Iterator[Mailbox]:
+def smtp_server() -> Iterator[SmtpServer]:
     handler = _Handler()
     port = _free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    yield Mailbox(handler, f"smtp://127.0.0.1:{port}")
+    yield SmtpServer(handler, f"smtp://127.0.0.1:{port}")
     controller.stop()
 
 
+@pytest.fixture
+def smtp_sink(smtp_server: SmtpServer) -> Mailbox:
+    """This test's own mailbox; the demo event's owner (the requester) receives there."""
+    return Mailbox(smtp_server, f"owner-{uuid.uuid4().hex[:12]}@mail.example")
+
+
 @pytest.fixture(scope="session")
-def celery_worker_env(smtp_sink: Mailbox) -> dict[str, str]:
-    """Workers of this package send their e-mail to the sink."""
-    return {"EVENTPORT_SMTP_URL": smtp_sink.url}
+def celery_worker_env(smtp_server: SmtpServer) -> dict[str, str]:
+    """Workers of this package send their e-mail to the session's SMTP server."""
+    return {"EVENTPORT_SMTP_URL": smtp_server.url}
 
 
 @pytest.fixture
@@ -121,13 +142,16 @@ class DemoEvent:
 
 
 @pytest.fixture
-def demo_event(client: TestClient, db: Session) -> DemoEvent:
-    """The realistic demo event (48 sessions, photos, logos, slides) and its owner's token."""
+def demo_event(client: TestClient, db: Session, smtp_sink: Mailbox) -> DemoEvent:
+    """The realistic demo event (48 sessions, photos, logos, slides) and the token of an
+    owner whose address is this test's own mailbox (:func:`smtp_sink`)."""
     event = load_demo(db, get_storage())
     assert event is not None
+    create_user(db, smtp_sink.address, PASSWORD)
+    grant_role(db, event.id, smtp_sink.address, Role.OWNER)
     db.commit()
-    return DemoEvent(event.id, event.identifier, DEMO_EMAIL,
-                     login(client, DEMO_EMAIL, DEMO_PASSWORD))
+    return DemoEvent(event.id, event.identifier, smtp_sink.address,
+                     login(client, smtp_sink.address))
 
 
 @pytest.fixture

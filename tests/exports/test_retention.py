@@ -87,11 +87,11 @@ def test_cleanup_command_dry_run_then_real(db: Session, demo_event: DemoEvent,
     runner = CliRunner()
     dry = runner.invoke(main, ["cleanup", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "would expire 2 export(s)" in dry.output
+    assert "would expire 2 exports" in dry.output
     assert _states(db, jobs) == ["succeeded"] * 3
     real = runner.invoke(main, ["cleanup"])
     assert real.exit_code == 0, real.output
-    assert "expired 2 export(s)" in real.output
+    assert "expired 2 exports" in real.output
     assert _states(db, jobs) == ["expired", "expired", "succeeded"]
 
 

@@ -16,7 +16,7 @@ from eventport.events.models import MediaFile
 from eventport.storage import get_storage
 from tests.exports.conftest import DemoEvent, Mailbox, verify_archive
 from tests.exports.helpers import download, start_export, wait_finished
-from tests.support.celery import Worker
+from tests.support.celery import Worker, wait_until
 
 
 def test_archive_export_end_to_end(client: TestClient, demo_event: DemoEvent,
@@ -51,8 +51,8 @@ def test_archive_export_end_to_end(client: TestClient, demo_event: DemoEvent,
         assert zf.getinfo("sessions.json").date_time == (1980, 1, 1, 0, 0, 0)
 
     # The requester got an e-mail with a link that works.
-    mails = [m for m in smtp_sink.to(demo_event.owner_email) if "EventCon" in m["Subject"]]
-    assert mails, "no notification e-mail"
+    mails = wait_until(lambda: smtp_sink.messages, 10, message="the notification e-mail")
+    assert [m["Subject"] for m in mails] == ["Export ready: EventCon 2026"]
     body = mails[-1].get_content()
     assert "is ready" in body and job["sha256"] in body
     link = next(line for line in body.splitlines() if "/api/v1/files/" in line)

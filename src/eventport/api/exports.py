@@ -18,7 +18,6 @@ from eventport.accounts import service as accounts
 from eventport.accounts.models import User
 from eventport.accounts.permissions import Permission
 from eventport.api.deps import AnyRole, CurrentUser, Db, SiteUrl, StorageDep
-from eventport.errors import NotFound
 from eventport.exports import service
 from eventport.exports.models import ExportJob, JobState
 from eventport.jobs import enqueue_export
@@ -58,12 +57,9 @@ def job_json(job: ExportJob, site: str) -> dict[str, Any]:
 def job_for(db: Db, user: User, job_id: str,
             permission: Permission = Permission.EXPORT) -> ExportJob:
     """The job if the caller's role on its event allows ``permission``; a caller without
-    a role gets 404 (no existence leak), one with too low a role 403."""
-    job = service.get_job(db, job_id)
-    try:
-        accounts.require(db, user, job.event_id, permission)
-    except NotFound:
-        raise NotFound(f"export {job_id} not found") from None
+    a role gets 404 (no existence leak, in the service), one with too low a role 403."""
+    job = service.get_job(db, job_id, user)
+    accounts.require(db, user, job.event_id, permission)
     return job
 
 

@@ -31,20 +31,12 @@ from sqlalchemy.orm import Session
 
 from eventport.api.deps import get_db
 from eventport.events.models import Event, EventState, Privacy
-from eventport.exports.formats.frab_json import FrabJsonExporter
-from eventport.exports.formats.ical import ICalExporter
-from eventport.exports.formats.pentabarf import PentabarfExporter
-from eventport.exports.formats.xcal import XCalExporter
 from eventport.exports.registry import ExportContext, Exporter, exporters
 from eventport.exports.snapshot import take_snapshot
-from eventport.storage._common import content_disposition
+from eventport.storage import content_disposition
 
 router = APIRouter(tags=["feeds"])
 
-#: Feed extension -> exporter (imported directly, so the app does not depend on every
-#: format module importing cleanly at start-up).
-FEEDS: dict[str, type[Exporter]] = {"ics": ICalExporter, "xcs": XCalExporter,
-                                    "xml": PentabarfExporter, "json": FrabJsonExporter}
 MAX_AGE = 60
 CACHE_ENTRIES = 32
 
@@ -121,7 +113,12 @@ def _feed_route(extension: str, exporter: type[Exporter]) -> Callable[..., Respo
     return feed
 
 
-for _extension, _exporter in FEEDS.items():
+def feeds() -> dict[str, type[Exporter]]:
+    """Feed extension -> exporter: every format the registry marks ``public``."""
+    return {cls.extension: cls for cls in exporters().values() if cls.public}
+
+
+for _extension, _exporter in feeds().items():
     router.add_api_route(
         f"/api/v1/events/{{identifier}}/schedule.{_extension}",
         _feed_route(_extension, _exporter),

@@ -17,12 +17,12 @@ import re
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
-from eventport.storage import ObjectNotFound, get_storage
-from eventport.storage._common import content_disposition
-from eventport.storage.base import ObjectInfo
-from eventport.storage.signing import DOWNLOAD_ROUTE, ExpiredToken, InvalidToken, verify_token
+from eventport.api.problems import problem
+from eventport.links import FILE_DOWNLOAD_ROUTE
+from eventport.storage import ObjectInfo, ObjectNotFound, content_disposition, get_storage
+from eventport.storage.signing import DownloadGrant, ExpiredToken, InvalidToken, verify_token
 
 router = APIRouter()
 
@@ -32,12 +32,10 @@ _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d{0,19})\s*-\s*(\d{0,19})\s*$", re.IGNOR
 def _problem(
     status: int, title: str, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type="application/problem+json",
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
+    """A problem response nobody caches: the link's verdict may change (expiry, deletion)."""
+    response = problem(status, title, detail)
+    response.headers.update({"Cache-Control": "no-store", **(headers or {})})
+    return response
 
 
 def _etag(info: ObjectInfo) -> str:
@@ -75,12 +73,14 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
     return first, min(last, size - 1)
 
 
-@router.head(DOWNLOAD_ROUTE, name="signed_file_head", include_in_schema=False)
-@router.get(DOWNLOAD_ROUTE, name="signed_file_download")
-def download_signed_file(token: str, request: Request) -> Response:
-    """Serve the object a valid, unexpired token names, whole or one byte range."""
+class _Unsatisfiable(Exception):
+    pass
+
+
+def _grant(token: str) -> DownloadGrant | Response:
+    """The grant a token carries, or the 403 that explains why it carries none."""
     try:
-        grant = verify_token(token)
+        return verify_token(token)
     except ExpiredToken:
         return _problem(
             403,
@@ -95,6 +95,26 @@ def download_signed_file(token: str, request: Request) -> Response:
             "(it may have been altered or the server's secret key changed).",
         )
 
+
+def _span(request: Request, info: ObjectInfo, headers: dict[str, str]) -> tuple[int, int] | None:
+    """The inclusive byte range to send (``None``: the whole object), honouring If-Range."""
+    range_header = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if range_header and if_range and if_range.strip() != headers["ETag"]:
+        range_header = None  # the client's copy is stale: send the whole new object
+    wanted = parse_range(range_header, info.size)
+    if wanted == "unsatisfiable":
+        raise _Unsatisfiable
+    return wanted if isinstance(wanted, tuple) else None
+
+
+@router.head(FILE_DOWNLOAD_ROUTE, name="signed_file_head", include_in_schema=False)
+@router.get(FILE_DOWNLOAD_ROUTE, name="signed_file_download")
+def download_signed_file(token: str, request: Request) -> Response:
+    """Serve the object a valid, unexpired token names, whole or one byte range."""
+    grant = _grant(token)
+    if isinstance(grant, Response):
+        return grant
     storage = get_storage()
     try:
         info = storage.stat(grant.key)
@@ -102,38 +122,25 @@ def download_signed_file(token: str, request: Request) -> Response:
         return _problem(404, "File not found", "The file behind this link no longer exists.")
 
     size = info.size
-    etag = _etag(info)
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Disposition": content_disposition(grant.filename),
-        "ETag": etag,
+        "ETag": _etag(info),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }
-    range_header = request.headers.get("range")
-    if_range = request.headers.get("if-range")
-    if range_header and if_range and if_range.strip() != etag:
-        range_header = None  # the client's copy is stale: send the whole new object
-    wanted = parse_range(range_header, size)
-    if wanted == "unsatisfiable":
-        return _problem(
-            416,
-            "Range not satisfiable",
-            f"The file is {size} bytes long.",
-            headers={"Content-Range": f"bytes */{size}", **headers},
-        )
-
-    media_type = info.content_type or "application/octet-stream"
-    if isinstance(wanted, tuple):
-        first, last = wanted
-        status = 206
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-        start, end = first, last + 1
-    else:
-        status = 200
-        start, end = 0, size
+    try:
+        wanted = _span(request, info, headers)
+    except _Unsatisfiable:
+        return _problem(416, "Range not satisfiable", f"The file is {size} bytes long.",
+                        headers={"Content-Range": f"bytes */{size}", **headers})
+    status, start, end = 200, 0, size
+    if wanted is not None:
+        status, start, end = 206, wanted[0], wanted[1] + 1
+        headers["Content-Range"] = f"bytes {wanted[0]}-{wanted[1]}/{size}"
     headers["Content-Length"] = str(end - start)
 
+    media_type = info.content_type or "application/octet-stream"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
     body: Iterator[bytes] = storage.open(grant.key, start=start, end=end)

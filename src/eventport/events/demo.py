@@ -12,6 +12,7 @@ import io
 import random
 import time
 import zoneinfo
+from typing import Any
 
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from eventport.accounts.models import User
 from eventport.accounts.service import create_user
 from eventport.events import media, service
 from eventport.events.models import Event
-from eventport.events.resources import EVENT, RESOURCES
+from eventport.events.resources import EVENT, RESOURCES, MediaSlot
 from eventport.storage import Storage
 
 DEMO_EMAIL = "demo@eventport.example"
@@ -93,91 +94,116 @@ def load_demo(db: Session, storage: Storage, *, only_if_empty: bool = False) -> 
     """Create the demo event owned by the demo user; flushes, the caller commits."""
     if only_if_empty and db.scalar(select(Event.id).limit(1)) is not None:
         return None
-    rng = random.Random(2026)
-    tz = zoneinfo.ZoneInfo("Europe/Berlin")
-    owner = demo_user(db)
-    first_day = dt.datetime(2026, 6, 10, 9, 0, tzinfo=tz)
-    event = service.create_event(db, owner, {
-        "name": "EventCon 2026",
-        "description": "Three days about building software for events — and everything "
-                       "around it.",
-        "starts_at": first_day,
-        "ends_at": first_day + dt.timedelta(days=2, hours=9),
-        "timezone": "Europe/Berlin",
-        "location_name": "Kulturbrauerei, Berlin",
-        "latitude": 52.5388,
-        "longitude": 13.4131,
-        "owner_name": "EventCon e.V.",
-        "contact_email": "hello@eventcon.example",
-        "external_url": "https://eventcon.example/",
-        "ticket_url": "https://eventcon.example/tickets",
-        "code_of_conduct": "Be excellent to each other.",
-        "state": "published",
-    })
-    media.store_media(db, storage, event, event, EVENT.media[0],
-                      [_logo(rng, "EventCon 2026")], "eventcon-logo.png", 10**7)
-
-    def create(name: str, data: dict) -> object:
-        return service.create_item(db, RESOURCES[name], event, data)
-
-    rooms = [create("microlocations", {"name": n, "floor": i // 2, "position": i})
+    demo = _Demo(db, storage)
+    rooms = [demo.create("microlocations", {"name": n, "floor": i // 2, "position": i})
              for i, n in enumerate(ROOMS)]
-    tracks = [create("tracks", {"name": n, "color": c, "description": f"All about {n.lower()}."})
+    tracks = [demo.create("tracks", {"name": n, "color": c,
+                                     "description": f"All about {n.lower()}."})
               for n, c in TRACKS]
-    types = [create("session-types", {"name": n, "length": m}) for n, m in TYPES]
-    speakers = []
-    for i in range(24):
+    types = [demo.create("session-types", {"name": n, "length": m}) for n, m in TYPES]
+    speakers = [demo.speaker(i) for i in range(24)]
+    for day in range(3):
+        for slot in range(4):
+            for r, room in enumerate(rooms):
+                demo.session(day, slot, r, room, tracks, types, speakers)
+    demo.sponsors()
+    demo.extras()
+    db.flush()
+    return demo.event
+
+
+class _Demo:
+    """The demo event being built; one method per kind of thing it holds.
+
+    The methods draw from one seeded generator in a fixed order (logo, speakers, sponsors),
+    so two demo loads produce identical bytes.
+    """
+
+    def __init__(self, db: Session, storage: Storage) -> None:
+        self.db = db
+        self.storage = storage
+        self.rng = random.Random(2026)
+        self.first_day = dt.datetime(2026, 6, 10, 9, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))
+        self.event = service.create_event(db, demo_user(db), {
+            "name": "EventCon 2026",
+            "description": "Three days about building software for events — and everything "
+                           "around it.",
+            "starts_at": self.first_day,
+            "ends_at": self.first_day + dt.timedelta(days=2, hours=9),
+            "timezone": "Europe/Berlin",
+            "location_name": "Kulturbrauerei, Berlin",
+            "latitude": 52.5388,
+            "longitude": 13.4131,
+            "owner_name": "EventCon e.V.",
+            "contact_email": "hello@eventcon.example",
+            "external_url": "https://eventcon.example/",
+            "ticket_url": "https://eventcon.example/tickets",
+            "code_of_conduct": "Be excellent to each other.",
+            "state": "published",
+        })
+        self.attach(self.event, EVENT.media[0], _logo(self.rng, "EventCon 2026"),
+                    "eventcon-logo.png")
+
+    def create(self, name: str, data: dict[str, Any]) -> Any:
+        return service.create_item(self.db, RESOURCES[name], self.event, data)
+
+    def attach(self, owner: object, slot: MediaSlot, data: bytes, filename: str) -> None:
+        media.store_media(self.db, self.storage, self.event, owner, slot, [data], filename,
+                          10**7)
+
+    def speaker(self, i: int) -> Any:
         name = f"{FIRST[i]} {LAST[i]}"
-        speaker = create("speakers", {
+        speaker = self.create("speakers", {
             "name": name,
             "email": f"{FIRST[i].lower()}@speakers.example",
-            "organisation": rng.choice(["Acme", "Tiny Cloud", "University of Somewhere",
-                                        "Freelance", "Open Mirror e.V."]),
-            "country": rng.choice(["Germany", "Singapore", "Brazil", "Kenya", "Canada"]),
+            "organisation": self.rng.choice(["Acme", "Tiny Cloud", "University of Somewhere",
+                                             "Freelance", "Open Mirror e.V."]),
+            "country": self.rng.choice(["Germany", "Singapore", "Brazil", "Kenya", "Canada"]),
             "short_biography": f"{name} builds things and talks about them.",
             "website": f"https://{FIRST[i].lower()}.example",
         })
         initials = "".join(part[0] for part in name.split()[:2])
-        media.store_media(db, storage, event, speaker, RESOURCES["speakers"].media[0],
-                          [_portrait(rng, initials)],
-                          f"{name.lower().replace(' ', '-')}.jpg", 10**7)
-        speakers.append(speaker)
-    for day in range(3):
-        for slot in range(4):
-            for r, room in enumerate(rooms):
-                n = day * 16 + slot * 4 + r
-                kind = types[2] if r == 3 else types[n % 2]
-                start = first_day + dt.timedelta(days=day, hours=slot * 2)
-                session = create("sessions", {
-                    "title": f"{TOPICS[n % len(TOPICS)]} ({day + 1}.{slot + 1}.{r + 1})",
-                    "short_abstract": f"What we learned about {TOPICS[n % len(TOPICS)].lower()}.",
-                    "long_abstract": "A deeper look, with examples & lessons <learned>.",
-                    "starts_at": start,
-                    "ends_at": start + dt.timedelta(minutes=kind.length),  # type: ignore[attr-defined]
-                    "language": "en" if n % 5 else "de",
-                    "level": ["Beginner", "Intermediate", "Advanced"][n % 3],
-                    "state": "confirmed" if n % 7 else "accepted",
-                    "track_id": tracks[n % 3].id,  # type: ignore[attr-defined]
-                    "session_type_id": kind.id,  # type: ignore[attr-defined]
-                    "microlocation_id": room.id,  # type: ignore[attr-defined]
-                    "speaker_ids": sorted({speakers[n % 24].id,  # type: ignore[attr-defined]
-                                           speakers[(n * 7) % 24].id}),  # type: ignore[attr-defined]
-                })
-                if n % 4 == 0:
-                    media.store_media(db, storage, event, session,
-                                      RESOURCES["sessions"].media[0],
-                                      [_slides(session.title)],  # type: ignore[attr-defined]
-                                      f"slides-{n}.pdf", 10**7)
-    for name, level, kind_name in SPONSORS:
-        sponsor = create("sponsors", {"name": name, "level": level, "sponsor_type": kind_name,
-                                      "url": "https://sponsor.example/"})
-        media.store_media(db, storage, event, sponsor, RESOURCES["sponsors"].media[0],
-                          [_logo(rng, name)], f"{name}.png", 10**7)
-    create("social-links", {"name": "Mastodon", "link": "https://mastodon.example/@eventcon"})
-    create("social-links", {"name": "Website", "link": "https://eventcon.example/"})
-    for ident, kind_name, required in [("title", "text", True), ("abstract", "text", True),
-                                       ("slides", "upload", False)]:
-        create("forms", {"form": "session", "field_identifier": ident, "type": kind_name,
-                         "is_required": required, "is_included": True})
-    db.flush()
-    return event
+        self.attach(speaker, RESOURCES["speakers"].media[0], _portrait(self.rng, initials),
+                    f"{name.lower().replace(' ', '-')}.jpg")
+        return speaker
+
+    def session(self, day: int, slot: int, r: int, room: Any, tracks: list[Any],
+                types: list[Any], speakers: list[Any]) -> None:
+        n = day * 16 + slot * 4 + r
+        kind = types[2] if r == 3 else types[n % 2]
+        start = self.first_day + dt.timedelta(days=day, hours=slot * 2)
+        session = self.create("sessions", {
+            "title": f"{TOPICS[n % len(TOPICS)]} ({day + 1}.{slot + 1}.{r + 1})",
+            "short_abstract": f"What we learned about {TOPICS[n % len(TOPICS)].lower()}.",
+            "long_abstract": "A deeper look, with examples & lessons <learned>.",
+            "starts_at": start,
+            "ends_at": start + dt.timedelta(minutes=kind.length),
+            "language": "en" if n % 5 else "de",
+            "level": ["Beginner", "Intermediate", "Advanced"][n % 3],
+            "state": "confirmed" if n % 7 else "accepted",
+            "track_id": tracks[n % 3].id,
+            "session_type_id": kind.id,
+            "microlocation_id": room.id,
+            "speaker_ids": sorted({speakers[n % 24].id, speakers[(n * 7) % 24].id}),
+        })
+        if n % 4 == 0:
+            self.attach(session, RESOURCES["sessions"].media[0], _slides(session.title),
+                        f"slides-{n}.pdf")
+
+    def sponsors(self) -> None:
+        for name, level, kind_name in SPONSORS:
+            sponsor = self.create("sponsors", {"name": name, "level": level,
+                                               "sponsor_type": kind_name,
+                                               "url": "https://sponsor.example/"})
+            self.attach(sponsor, RESOURCES["sponsors"].media[0], _logo(self.rng, name),
+                        f"{name}.png")
+
+    def extras(self) -> None:
+        self.create("social-links", {"name": "Mastodon",
+                                     "link": "https://mastodon.example/@eventcon"})
+        self.create("social-links", {"name": "Website", "link": "https://eventcon.example/"})
+        for ident, kind_name, required in [("title", "text", True), ("abstract", "text", True),
+                                           ("slides", "upload", False)]:
+            self.create("forms", {"form": "session", "field_identifier": ident,
+                                  "type": kind_name, "is_required": required,
+                                  "is_included": True})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eventport.db.base import Base, UTCDateTime, utcnow
+from eventport.naming import new_uuid
 
 
 class EventState(enum.StrEnum):
@@ -52,10 +52,6 @@ class MediaKind(enum.StrEnum):
     DOCUMENT = "document"
     AUDIO = "audio"
     VIDEO = "video"
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 class MediaFile(Base):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from eventport.events.models import (
     Sponsor,
     Track,
 )
+from eventport.naming import slugify
 
 #: Content types each media kind accepts (sniffed from the bytes, never from the client).
 ACCEPTED_TYPES: dict[MediaKind, tuple[str, ...]] = {
@@ -168,13 +168,6 @@ PROGRAM: tuple[Resource, ...] = (
 )
 
 RESOURCES: dict[str, Resource] = {r.name: r for r in PROGRAM}
-
-
-def slugify(text: str, max_length: int = 60) -> str:
-    """ASCII, lowercase, dash-separated: safe in any filesystem and zip tool."""
-    normalized = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", normalized.lower()).strip("-")
-    return slug[:max_length].rstrip("-") or "file"
 
 
 def media_extension(media: MediaFile) -> str:

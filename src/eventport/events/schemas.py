@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from eventport.events.models import EventState, Privacy, SessionState
+from eventport.naming import IDENTIFIER_PATTERN
 
 _url_adapter = TypeAdapter(HttpUrl)
 
@@ -65,7 +66,6 @@ class _Fields(BaseModel):
 
 
 #: Public event identifiers appear in URLs, file names and headers: keep them plain.
-IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
 
 class EventFields(_Fields):

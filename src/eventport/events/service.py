@@ -9,8 +9,6 @@ transaction (the importer commits a whole event at once, the API one request at 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import secrets
 import zoneinfo
 from typing import Any
 
@@ -21,7 +19,7 @@ from eventport.accounts.models import EventRole, Role, User
 from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
 from eventport.events.resources import EVENT, RESOURCES, Resource
-from eventport.events.schemas import IDENTIFIER_PATTERN
+from eventport.naming import is_identifier, new_identifier
 from eventport.storage import Storage, StorageError
 
 MAX_PER_PAGE = 200
@@ -36,14 +34,14 @@ def localize(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> dt.datetime | 
 
 def _new_identifier(db: Session) -> str:
     while True:
-        identifier = secrets.token_hex(4)
+        identifier = new_identifier()
         if db.scalar(select(Event.id).where(Event.identifier == identifier)) is None:
             return identifier
 
 
 def check_identifier(identifier: str) -> str:
     """Every way in (API, importer) gets the same rule; the schema alone covers only the API."""
-    if not re.fullmatch(IDENTIFIER_PATTERN, identifier):
+    if not is_identifier(identifier):
         raise InvalidInput(f"identifier {identifier[:80]!r} must be 2–63 lowercase letters, "
                            "digits and dashes, starting with a letter or digit")
     return identifier

@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventport.db.base import Base, UTCDateTime
-from eventport.db.jobs import ACTIVE_STATES, JobRecord, JobState, new_job_id
+from eventport.job_lifecycle import ACTIVE_STATES, JobRecord, JobState, new_job_id
 
 __all__ = ["ACTIVE_STATES", "ExportJob", "JobState", "new_job_id"]
 
@@ -42,12 +42,13 @@ class ExportJob(JobRecord, Base):
     format: Mapped[str] = mapped_column(String(32))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     options_key: Mapped[str] = mapped_column(String(500), default="")
-    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     storage_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
     content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: when the stored object was read back and checked against its manifest (archives)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     #: the site address the request came in on (scheme://host:port), for the links in

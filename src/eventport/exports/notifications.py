@@ -15,18 +15,9 @@ from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.events.models import Event
 from eventport.exports.models import ExportJob, JobState
+from eventport.naming import human_size, plural
 from eventport.notify.email import send_mail
 from eventport.storage import get_storage
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"
-
 
 #: Where links point when neither EVENTPORT_BASE_URL nor the request's address is known.
 FALLBACK_SITE = "http://127.0.0.1:8000"
@@ -58,7 +49,7 @@ def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tupl
             f"Afterwards get a fresh link from {page}",
         ]
         if job.warnings:
-            lines += ["", f"{len(job.warnings)} note(s):"]
+            lines += ["", f"{plural(len(job.warnings), 'note')}:"]
             lines += [f"  - {_warning_text(w)}" for w in job.warnings]
         if job.expires_at:
             lines += ["", f"The file is kept until {job.expires_at:%Y-%m-%d %H:%M} UTC "

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar
 
 from eventport.exports.snapshot import EventSnapshot
+from eventport.job_lifecycle import JobStopped
 
 FORMAT_MODULES = ("archive", "ical", "xcal", "pentabarf", "frab_json", "csv")
 
 
-class ExportCancelled(Exception):
-    """Raised from inside an export when the job was cancelled; nothing is published."""
+#: Raised from inside an export when the job must stop (cancelled, or taken over by
+#: another worker); nothing is published. The exporters' name for the lifecycle's signal.
+ExportCancelled = JobStopped
 
 
 def _no_media(key: str) -> Iterator[bytes]:
@@ -35,6 +37,8 @@ class ExportContext:
     options: dict[str, Any] = field(default_factory=dict)
     #: storage key -> its bytes as a stream of chunks
     open_media: Callable[[str], Iterator[bytes]] = _no_media
+    #: whether a media object exists (False only for "not found"; outages raise)
+    media_exists: Callable[[str], bool] = lambda key: True
     #: records something skipped; the job lists it in ``warnings``
     warn: Callable[[dict[str, Any]], None] = lambda warning: None
     #: (stage, done, total); cheap to call often, the job throttles writes

@@ -27,31 +27,31 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from eventport import job_lifecycle as lifecycle
 from eventport.accounts.models import User
+from eventport.accounts.service import role_on
 from eventport.config import Settings, get_settings
 from eventport.db import get_sessionmaker, utcnow
-from eventport.db.jobs import Clock, JobAttempt, claim
-from eventport.errors import Conflict, InvalidInput, NotFound
+from eventport.errors import Conflict, InvalidInput
 from eventport.events.models import Event
 from eventport.exports.models import ACTIVE_STATES, ExportJob, JobState
-from eventport.exports.registry import ExportCancelled, ExportContext, exporters, get_exporter
+from eventport.exports.registry import ExportContext, exporters, get_exporter
 from eventport.exports.snapshot import read_snapshot
-from eventport.storage import Storage, StorageError, get_storage
+from eventport.exports.verify import ArchiveInvalid, check_entries, verify_archive
+from eventport.imports.source import open_stored
+from eventport.job_lifecycle import Clock, JobCancelled, LostOwnership
+from eventport.storage import PutResult, Storage, StorageError, get_storage
+from eventport.storage.retry import Patience
 
 log = logging.getLogger(__name__)
-
-#: A job whose worker died this many times is failed rather than retried forever.
-MAX_ATTEMPTS = 3
-
-class LostOwnership(ExportCancelled):
-    """Another worker claimed this job (ours was presumed dead); stop and publish nothing."""
 
 
 # ------------------------------------------------------------------------ requesting
@@ -139,11 +139,14 @@ def request_export(
 # --------------------------------------------------------------------------- reading
 
 
-def get_job(db: Session, job_id: str) -> ExportJob:
-    job = db.get(ExportJob, job_id)
-    if job is None:
-        raise NotFound(f"export {job_id} not found")
-    return job
+def get_job(db: Session, job_id: str, user: User | None = None) -> ExportJob:
+    """The job; with a ``user``, only if they have a role on its event (404 otherwise,
+    exactly like the event itself). Without one: the operator (CLI, workers)."""
+    def may_see(job: ExportJob) -> bool:
+        return user is not None and role_on(db, user, job.event_id) is not None
+
+    return lifecycle.visible_job(db, ExportJob, job_id, "export",  # type: ignore[no-any-return]
+                                 may_see if user is not None else None)
 
 
 def list_jobs(db: Session, event_id: int, limit: int = 100) -> list[ExportJob]:
@@ -154,31 +157,19 @@ def list_jobs(db: Session, event_id: int, limit: int = 100) -> list[ExportJob]:
     ))
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def job_summary(job: ExportJob) -> dict[str, Any]:
     """The job as the API returns it, minus ``download_url`` (the caller knows its URLs)."""
     return {
-        "id": job.id,
+        **lifecycle.summary(job),
         "event_id": job.event_id,
         "format": job.format,
         "options": job.options,
-        "state": job.state,
-        "progress": {"stage": job.progress_stage, "done": job.progress_done,
-                     "total": job.progress_total},
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
         "size": job.size,
         "sha256": job.sha256,
-        "error": job.error,
-        "warnings": job.warnings or [],
-        "expires_at": _iso(job.expires_at),
+        "verified_at": lifecycle.iso(job.verified_at),
+        "expires_at": lifecycle.iso(job.expires_at),
         "pinned": job.pinned,
         "filename": job.filename,
-        "cancel_requested": job.cancel_requested,
     }
 
 
@@ -196,21 +187,9 @@ def download_link(storage: Storage, job: ExportJob, settings: Settings | None = 
 
 def cancel_job(db: Session, job: ExportJob) -> ExportJob:
     """Queued: cancelled at once. Running: flagged; the worker stops within a second or two,
-    aborting its upload so no object is left. Finished: refused."""
-    if job.state == JobState.QUEUED.value:
-        db.execute(update(ExportJob).where(ExportJob.id == job.id,
-                                           ExportJob.state == JobState.QUEUED.value)
-                   .values(state=JobState.CANCELLED.value, cancel_requested=True,
-                           progress_stage="cancelled", finished_at=utcnow()))
-    elif job.state == JobState.RUNNING.value:
-        db.execute(update(ExportJob).where(ExportJob.id == job.id)
-                   .values(cancel_requested=True))
-    else:
-        raise Conflict(f"export {job.id} is {job.state}; only queued or running exports "
-                       "can be cancelled")
-    db.commit()
-    db.refresh(job)
-    return job
+    aborting its upload so no object is left, and never records another outcome.
+    Finished: refused (409)."""
+    return lifecycle.request_cancel(db, ExportJob, job, "export")  # type: ignore[no-any-return]
 
 
 def expiry_for(job: ExportJob, settings: Settings | None = None) -> dt.datetime | None:
@@ -262,55 +241,34 @@ def storage_key(event_id: int, job_id: str, filename: str) -> str:
     return f"events/{event_id}/exports/{job_id}/{filename}"
 
 
-class _Run(JobAttempt):
-    """One attempt at one export: progress, the cancel flag, the warnings it collects."""
+class _Run(lifecycle.JobAttempt):
+    """One attempt at one export: the lifecycle's attempt plus the exporter's context."""
 
     model = ExportJob
-    watched = ("cancel_requested",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.warnings: list[dict[str, Any]] = []
-        self.cancelled = False
-
-    def on_heartbeat(self, watched: dict[str, Any]) -> None:
-        self.cancelled = bool(watched["cancel_requested"])
-
-    def warn(self, warning: dict[str, Any]) -> None:
-        # The archive renders four schedule formats, each reporting the same unscheduled
-        # session: a user wants to read about it once.
-        if warning not in self.warnings:
-            self.warnings.append(warning)
-
-    def finish(self, **values: Any) -> bool:
-        """Record the outcome with the warnings collected on the way."""
-        return super().finish(warnings=self.warnings, **values)
-
-    def check_cancelled(self) -> None:
-        if self.due():
-            self.heartbeat()
-        if self.lost:
-            raise LostOwnership(f"export {self.job_id} was taken over by another worker")
-        if self.cancelled:
-            raise ExportCancelled(f"export {self.job_id} was cancelled")
+    noun = "export"
 
     def context(self, options: dict[str, Any], storage: Storage) -> ExportContext:
+        """Media reads ride out storage outages for ``EVENTPORT_STORAGE_RETRY_SECONDS``
+        (resuming where a read broke); "not found" is answered, never retried."""
+        patience = Patience(get_settings().storage_retry_seconds)
         return ExportContext(
             options=options,
-            open_media=lambda key: storage.open(key),
+            open_media=lambda key: patience.stream(
+                lambda start: storage.open(key, start=start), f"reading {key}"),
+            media_exists=lambda key: patience.call(lambda: storage.exists(key),
+                                                   f"looking up {key}"),
             warn=self.warn,
             progress=self.progress,
-            check_cancelled=self.check_cancelled,
+            check_cancelled=self.check,
         )
 
 
 def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
            stale_after: int) -> int | None:
-    """Claim the export unless it was cancelled while queued; a fresh start each attempt."""
-    return claim(sessions, ExportJob, job_id, clock, stale_after,
-                 where=(ExportJob.cancel_requested.is_(False),),
-                 values={"progress_stage": "snapshot", "progress_done": 0,
-                         "progress_total": 0, "warnings": []})
+    """Claim the export (never one that was cancelled); a fresh start each attempt."""
+    return lifecycle.claim(sessions, ExportJob, job_id, clock, stale_after,
+                           values={"progress_stage": "snapshot", "progress_done": 0,
+                                   "progress_total": 0, "warnings": []})
 
 
 def _failure_reason(exc: BaseException, job_id: str) -> str:
@@ -320,13 +278,85 @@ def _failure_reason(exc: BaseException, job_id: str) -> str:
     keeps its reason but not the file name it may carry; anything else may hold SQL or
     paths, so it points at the worker log instead.
     """
-    if isinstance(exc, StorageError | LookupError):
+    if isinstance(exc, StorageError | LookupError | ArchiveInvalid):
         return str(exc)
     if isinstance(exc, OSError):
         reason = exc.strerror or (str(exc.args[0]) if exc.args else type(exc).__name__)
         return f"writing the export failed: {reason}"
     return (f"internal error ({type(exc).__name__}); the details are in the worker log "
             f"under export {job_id}")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one attempt needs to know about its job, read once after the claim."""
+
+    job_id: str
+    event_id: int
+    format: str
+    options: dict[str, Any]
+    filename: str
+    key: str
+    content_type: str
+
+
+def _plan(sessions: sessionmaker[Session], job_id: str) -> _Plan:
+    with sessions() as db:
+        job = db.get(ExportJob, job_id)
+        assert job is not None
+        event = db.get(Event, job.event_id)
+        identifier = event.identifier if event else str(job.event_id)
+        exporter = get_exporter(job.format)
+        filename = download_filename(identifier, job.format, exporter.extension,
+                                     job.created_at)
+        return _Plan(job_id, job.event_id, job.format, dict(job.options), filename,
+                     storage_key(job.event_id, job_id, filename), exporter.content_type)
+
+
+def _write(run: _Run, storage: Storage, engine: Engine, plan: _Plan) -> PutResult:
+    """Snapshot → exporter → storage writer (a multipart upload, aborted on any error)."""
+    exporter = get_exporter(plan.format)()
+    run.progress("snapshot", 0, 1)
+    snapshot = read_snapshot(engine, plan.event_id)
+    run.check()
+    with storage.writer(plan.key, content_type=plan.content_type, filename=plan.filename,
+                        metadata={"export_job": plan.job_id}) as out:
+        exporter.write(snapshot, out, run.context(plan.options, storage))  # type: ignore[arg-type]
+        run.check_now()  # before publishing: leaving the block by raising aborts the upload
+    assert out.result is not None
+    return out.result
+
+
+def _prove(run: _Run, storage: Storage, plan: _Plan, result: PutResult) -> dt.datetime:
+    """Read the stored object back and check it (DESIGN.md: succeeded only when proven);
+    a failed check deletes the object and fails the job with the reason."""
+    run.progress("verifying", 0, result.size, force=True)
+    try:
+        if plan.format == "archive":
+            with open_stored(storage, plan.key) as file:
+                verify_archive(file, _counted(run, storage.open(plan.key), result.size),
+                               size=result.size, sha256=result.sha256)
+        else:
+            size, digest = check_entries(_counted(run, storage.open(plan.key), result.size),
+                                         [], {})
+            if (size, digest) != (result.size, result.sha256):
+                raise ArchiveInvalid("the stored object differs from what was written")
+    except ArchiveInvalid as exc:
+        _discard(storage, plan.key)
+        raise ArchiveInvalid(f"the stored export failed its read-back check: {exc}") from None
+    except BaseException:
+        _discard(storage, plan.key)
+        raise
+    return run.clock()
+
+
+def _counted(run: _Run, chunks: Iterator[bytes], total: int) -> Iterator[bytes]:
+    done = 0
+    for chunk in chunks:
+        done += len(chunk)
+        run.progress("verifying", done, total)
+        run.check()
+        yield chunk
 
 
 def run_export(
@@ -347,65 +377,50 @@ def run_export(
     settings = get_settings()
     storage = storage or get_storage()
     sessions = sessionmaker(bind=engine, expire_on_commit=False) if engine else get_sessionmaker()
-    engine = engine or sessions.kw["bind"]
     attempt = _claim(sessions, job_id, clock, settings.job_stale_after)
     if attempt is None:
         return None
-    with sessions() as db:
-        job = db.get(ExportJob, job_id)
-        assert job is not None
-        event = db.get(Event, job.event_id)
-        identifier = event.identifier if event else str(job.event_id)
-        format, options, event_id = job.format, job.options, job.event_id
-        created_at = job.created_at
     run = _Run(job_id, attempt, sessions, clock, on_progress)
-    key: str | None = None
-    if attempt > 1:
-        _abort_leftover_uploads(storage, f"events/{event_id}/exports/{job_id}/")
     try:
-        exporter = get_exporter(format)()
-        run.progress("snapshot", 0, 1)
-        snapshot = read_snapshot(engine, event_id)
-        run.check_cancelled()
-        filename = download_filename(identifier, format, exporter.extension, created_at)
-        key = storage_key(event_id, job_id, filename)
-        with storage.writer(key, content_type=exporter.content_type, filename=filename,
-                            metadata={"export_job": job_id}) as out:
-            exporter.write(snapshot, out, run.context(options, storage))  # type: ignore[arg-type]
-            run.check_cancelled()  # last chance: leaving the block by raising aborts the upload
-        result = out.result
-        assert result is not None
+        with run.keepalive():
+            plan = _plan(sessions, job_id)
+            if attempt > 1:
+                _abort_leftover_uploads(storage, plan.key.rsplit("/", 1)[0] + "/")
+            result = _write(run, storage, engine or sessions.kw["bind"], plan)
+            verified_at = _prove(run, storage, plan, result)
+            run.check_now()
     except LostOwnership:
         log.warning("export %s: taken over by another worker; stopping", job_id)
         return None
-    except ExportCancelled:
-        run.finish(state=JobState.CANCELLED.value, progress_stage="cancelled")
-        return JobState.CANCELLED.value
+    except JobCancelled:
+        return run.finish(JobState.CANCELLED.value)
     except Exception as exc:
         log.exception("export %s failed", job_id)
-        # Storage errors say what an operator must fix (bucket, credentials); anything
-        # else may carry internals (SQL, paths) that event organizers should not read.
-        message = _failure_reason(exc, job_id)
-        if run.finish(state=JobState.FAILED.value, progress_stage="failed",
-                   error=message[:2000]):
-            if notify:
-                _notify(sessions, job_id)
-        return JobState.FAILED.value
-
-    finished = clock()
-    expires = finished + dt.timedelta(days=settings.export_max_age_days)
-    if not run.finish(state=JobState.SUCCEEDED.value, progress_stage="done",
-                   storage_key=key, filename=filename, content_type=exporter.content_type,
-                   size=result.size, sha256=result.sha256, expires_at=expires):
+        return _finish_failed(run, sessions, exc, notify)
+    expires = verified_at + dt.timedelta(days=settings.export_max_age_days)
+    outcome = run.finish(JobState.SUCCEEDED.value, storage_key=plan.key,
+                         filename=plan.filename, content_type=plan.content_type,
+                         size=result.size, sha256=result.sha256, verified_at=verified_at,
+                         expires_at=expires)
+    if outcome != JobState.SUCCEEDED.value:
         # Cancelled or taken over while the last bytes went out: no orphan object.
         with sessions() as db:
             current = db.get(ExportJob, job_id)
-            if current is None or current.storage_key != key:
-                _discard(storage, key)
-        return None
-    if notify:
+            if current is None or current.storage_key != plan.key:
+                _discard(storage, plan.key)
+    elif notify:
         _notify(sessions, job_id)
-    return JobState.SUCCEEDED.value
+    return outcome
+
+
+def _finish_failed(run: _Run, sessions: sessionmaker[Session], exc: BaseException,
+                   notify: bool) -> str | None:
+    # Storage errors say what an operator must fix (bucket, credentials); anything
+    # else may carry internals (SQL, paths) that event organizers should not read.
+    outcome = run.finish(JobState.FAILED.value, error=_failure_reason(exc, run.job_id)[:2000])
+    if outcome == JobState.FAILED.value and notify:
+        _notify(sessions, run.job_id)
+    return outcome
 
 
 def _abort_leftover_uploads(storage: Storage, prefix: str) -> None:
@@ -444,40 +459,6 @@ def _notify(sessions: sessionmaker[Session], job_id: str) -> None:
 
 def stale_jobs(db: Session, *, now: dt.datetime | None = None,
                stale_after: int | None = None) -> list[str]:
-    """Jobs to send to the broker again: their worker died, or their message was lost.
-
-    * running with a heartbeat older than ``stale_after``: the worker was killed (a
-      redelivered message would come only after the broker's visibility timeout);
-    * queued for longer than ``stale_after`` since last sent: the broker lost it, or
-      it was enqueued while the broker was down.
-    Re-sending is safe because :func:`run_export` claims atomically. A running job that
-    was asked to cancel, or that died :data:`MAX_ATTEMPTS` times, is ended here instead.
-    """
-    now = now or utcnow()
-    stale = now - dt.timedelta(seconds=stale_after or get_settings().job_stale_after)
-    candidates = db.execute(select(
-        ExportJob.id, ExportJob.state, ExportJob.attempts, ExportJob.cancel_requested
-    ).where(
-        ExportJob.state.in_(ACTIVE_STATES),
-        or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale),
-    )).all()
-    resend = []
-    for job_id, state, attempts, cancel_requested in candidates:
-        # Conditional on what was read: a worker claiming the job meanwhile wins.
-        unchanged = update(ExportJob).where(
-            ExportJob.id == job_id, ExportJob.state == state, ExportJob.attempts == attempts,
-            or_(ExportJob.heartbeat_at.is_(None), ExportJob.heartbeat_at < stale))
-        if state == JobState.RUNNING.value and cancel_requested:
-            db.execute(unchanged.values(state=JobState.CANCELLED.value,
-                                        progress_stage="cancelled", finished_at=now))
-        elif state == JobState.RUNNING.value and attempts >= MAX_ATTEMPTS:
-            db.execute(unchanged.values(
-                state=JobState.FAILED.value, progress_stage="failed", finished_at=now,
-                error=f"the worker running this export stopped {attempts} times"))
-        elif state == JobState.QUEUED.value:
-            if db.execute(unchanged.values(heartbeat_at=now)).rowcount:  # type: ignore[attr-defined]
-                resend.append(job_id)
-        else:
-            resend.append(job_id)
-    db.commit()
-    return resend
+    """Exports to send to the broker again (see :func:`eventport.job_lifecycle.stale_jobs`)."""
+    return lifecycle.stale_jobs(db, ExportJob, "export", now=now,
+                                stale_after=stale_after or get_settings().job_stale_after)

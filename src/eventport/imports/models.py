@@ -8,7 +8,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eventport.db.base import Base
-from eventport.db.jobs import JobRecord
+from eventport.job_lifecycle import JobRecord
 
 
 class ImportJob(JobRecord, Base):

@@ -34,16 +34,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from eventport import job_lifecycle as lifecycle
 from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
-from eventport.db.jobs import ACTIVE_STATES, Clock, JobAttempt, JobState, claim, new_job_id
-from eventport.errors import EventportError, InvalidInput, NotFound
+from eventport.errors import EventportError, InvalidInput
 from eventport.events import service as events
 from eventport.events.media import sniff
 from eventport.events.models import Event, MediaFile
@@ -54,12 +54,12 @@ from eventport.imports.models import ImportJob
 from eventport.imports.readers import check_format, read_upload, sniff_container
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
+from eventport.job_lifecycle import Clock, JobState, LostOwnership, new_job_id
 from eventport.storage import Storage, StorageError, get_storage
 from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 PUBLISH_THREADS = 4
 SNIFF_BYTES = 8192
 
@@ -111,50 +111,37 @@ def create_import_job(
     return job
 
 
-def get_job(db: Session, job_id: str, user: User) -> ImportJob:
-    """Only the requester (or an admin) sees a job; everyone else gets a 404."""
-    job = db.get(ImportJob, job_id)
-    if job is None or not (user.is_admin or job.requested_by_id == user.id):
-        raise NotFound(f"import {job_id} not found")
-    return job
+def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
+    """Only the requester (or an admin) sees a job; everyone else gets a 404.
+    ``user=None`` is the operator (CLI)."""
+    def may_see(job: ImportJob) -> bool:
+        return user is not None and (user.is_admin or job.requested_by_id == user.id)
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    return lifecycle.visible_job(db, ImportJob, job_id, "import",  # type: ignore[no-any-return]
+                                 may_see if user is not None else None)
 
 
 def job_summary(job: ImportJob) -> dict[str, Any]:
     result = {k: v for k, v in (job.result or {}).items() if k != "publish"}
     return {
-        "id": job.id,
-        "state": job.state,
+        **lifecycle.summary(job),
         "format": job.format,
         "dry_run": job.dry_run,
-        "progress": {"stage": job.progress_stage, "done": job.progress_done,
-                     "total": job.progress_total},
         "event_id": job.event_id,
-        "error": job.error,
-        "warnings": list(job.warnings or []),
         "result": result,
         "original_filename": job.original_filename,
         "upload_size": job.upload_size,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
     }
 
 
 # ---------------------------------------------------------------------------- running
 
 
-class LostOwnership(Exception):
-    """Another worker claimed the job (ours was presumed dead); stop quietly."""
-
-
-class _Run(JobAttempt):
+class _Run(lifecycle.JobAttempt):
     """One attempt at one import; stops at once when another worker took the job over."""
 
     model = ImportJob
+    noun = "import"
 
     def heartbeat(self) -> None:
         super().heartbeat()
@@ -164,7 +151,7 @@ class _Run(JobAttempt):
 
 def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
            stale_after: int) -> int | None:
-    return claim(sessions, ImportJob, job_id, clock, stale_after)
+    return lifecycle.claim(sessions, ImportJob, job_id, clock, stale_after)
 
 
 @dataclass
@@ -362,7 +349,7 @@ def run_import(
             result = {k: v for k, v in previous.items() if k != "publish"}
             run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
             return JobState.SUCCEEDED.value
-        if attempt > MAX_ATTEMPTS:
+        if attempt > lifecycle.MAX_ATTEMPTS:
             raise ImportRefused(f"the worker running this import stopped {attempt - 1} times")
         if key is None:
             raise ImportRefused("the job has no uploaded file")
@@ -467,26 +454,9 @@ def _run_fresh(run: _Run, storage: Storage, key: str, fmt: str | None, dry_run: 
 
 def stale_jobs(db: Session, *, now: dt.datetime | None = None,
                stale_after: int | None = None) -> list[str]:
-    """Import jobs to send again: running with a dead heartbeat, or queued and forgotten.
-
-    Safe to re-send: :func:`run_import` claims atomically and resumes publishing when
-    the previous attempt had committed. Jobs that died :data:`MAX_ATTEMPTS` times fail.
-    """
-    now = now or utcnow()
-    stale = now - dt.timedelta(seconds=stale_after or get_settings().job_stale_after)
-    jobs = list(db.scalars(select(ImportJob).where(
-        ImportJob.state.in_(ACTIVE_STATES),
-        or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < stale),
-    )))
-    resend = []
-    for job in jobs:
-        if (job.state == JobState.RUNNING.value and job.attempts >= MAX_ATTEMPTS
-                and job.event_id is None):
-            job.state, job.progress_stage, job.finished_at = "failed", "failed", now
-            job.error = f"the worker running this import stopped {job.attempts} times"
-        else:
-            if job.state == JobState.QUEUED.value:
-                job.heartbeat_at = now
-            resend.append(job.id)
-    db.commit()
-    return resend
+    """Import jobs to send again (see :func:`eventport.job_lifecycle.stale_jobs`); one
+    whose rows are committed (it knows its event) only has publishing left and is
+    resumed whatever its attempt count."""
+    return lifecycle.stale_jobs(db, ImportJob, "import", now=now,
+                                stale_after=stale_after or get_settings().job_stale_after,
+                                resumable=ImportJob.event_id.is_not(None))

@@ -23,8 +23,10 @@ from eventport.storage.base import (
     StorageError,
     StorageWriter,
     TransientStorageError,
+    content_disposition,
     validate_key,
 )
+from eventport.storage.signing import DownloadUrl
 
 __all__ = [
     "InvalidKey",
@@ -36,6 +38,7 @@ __all__ = [
     "StorageError",
     "StorageWriter",
     "TransientStorageError",
+    "content_disposition",
     "get_storage",
     "open_storage",
     "validate_key",
@@ -49,10 +52,17 @@ BACKENDS: dict[str, str] = {
     "gs": "eventport.storage.gcs:GCSStorage.from_url",
     "az": "eventport.storage.azure:AzureStorage.from_url",
 }
+#: Backends that cannot sign URLs: their links point at Eventport's own download route,
+#: built by the ``download_url`` they are given.
+SELF_SERVED = frozenset({"file", "memory"})
 
 
-def open_storage(url: str) -> Storage:
-    """Build a backend from a storage URL (no caching; see :func:`get_storage`)."""
+def open_storage(url: str, *, download_url: DownloadUrl | None = None) -> Storage:
+    """Build a backend from a storage URL (no caching; see :func:`get_storage`).
+
+    ``download_url`` builds the link for a signed token on backends that cannot sign
+    (local, memory); by default it is Eventport's download route on ``EVENTPORT_BASE_URL``.
+    """
     scheme = urlsplit(url).scheme
     target = BACKENDS.get(scheme)
     if target is None:
@@ -64,7 +74,11 @@ def open_storage(url: str) -> Storage:
     factory: object = importlib.import_module(module_name)
     for part in attr.split("."):
         factory = getattr(factory, part)
-    return factory(url)  # type: ignore[operator,no-any-return]
+    if scheme not in SELF_SERVED:
+        return factory(url)  # type: ignore[operator,no-any-return]
+    if download_url is None:
+        from eventport.links import file_download_url as download_url
+    return factory(url, download_url=download_url)  # type: ignore[operator,no-any-return]
 
 
 _lock = threading.Lock()

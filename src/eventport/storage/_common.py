@@ -11,9 +11,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NoReturn, Protocol, cast
-from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from eventport.storage.base import DEFAULT_CHUNK_SIZE, PutResult, StorageError, StorageWriter
+from eventport.storage.base import content_disposition as content_disposition
 
 #: Read size for file-like inputs and local files. 1 MiB keeps syscalls few while the
 #: memory a put holds stays far below one upload part.
@@ -202,23 +203,6 @@ class PutStreamViaWriter:
                 w.write(chunk)
         assert w.result is not None
         return w.result
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback and an RFC 6266/5987 UTF-8 ``filename*``.
-
-    Browsers pick ``filename*`` when present; old clients fall back to the quoted name,
-    from which quotes, backslashes and control characters are removed so the header
-    cannot be broken out of.
-    """
-    fallback = (
-        "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename).strip()
-        or "download"
-    )
-    encoded = quote(filename, safe="")
-    if encoded == fallback:
-        return f'attachment; filename="{fallback}"'
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
 
 
 def default_filename(key: str) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
+from urllib.parse import quote
 
 MAX_KEY_LENGTH = 900
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
@@ -176,3 +177,20 @@ def validate_key(key: str, *, allow_prefix: bool = False) -> str:
         if segment in ("", ".", "..") or not _KEY_SEGMENT.match(segment):
             raise InvalidKey(f"storage key {key!r} has an invalid segment {segment!r}")
     return key
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback and an RFC 6266/5987 UTF-8 ``filename*``.
+
+    Browsers pick ``filename*`` when present; old clients fall back to the quoted name,
+    from which quotes, backslashes and control characters are removed so the header
+    cannot be broken out of.
+    """
+    fallback = (
+        "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename).strip()
+        or "download"
+    )
+    encoded = quote(filename, safe="")
+    if encoded == fallback:
+        return f'attachment; filename="{fallback}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"

@@ -10,7 +10,8 @@ The embedded mode's storage, so it must be as safe as the cloud ones:
 * content type, metadata and download filename live in a JSON sidecar under
   ``<root>/.meta/`` (no xattrs: they vanish on copies, tar and many filesystems);
 * signed URLs are HMAC tokens served by Eventport's own download route
-  (:mod:`eventport.storage.signing`, :mod:`eventport.api.files`).
+  (:mod:`eventport.storage.signing`); the link's URL comes from the ``download_url``
+  builder the store is opened with.
 
 The top-level names ``.tmp`` and ``.meta`` are reserved and refused as keys.
 """
@@ -44,7 +45,7 @@ from eventport.storage.base import (
     validate_key,
     validate_metadata,
 )
-from eventport.storage.signing import signed_download_url
+from eventport.storage.signing import DownloadUrl, signed_download_url
 
 TMP_DIR = ".tmp"
 META_DIR = ".meta"
@@ -90,7 +91,8 @@ class _LocalWriter(HashingWriter):
 class LocalStorage(PutStreamViaWriter):
     """Objects as plain files under one root directory."""
 
-    def __init__(self, root: str | os.PathLike[str], *, url: str | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, url: str | None = None,
+                 download_url: DownloadUrl | None = None) -> None:
         root_path = Path(root).expanduser()
         try:
             root_path.mkdir(parents=True, exist_ok=True)
@@ -106,9 +108,11 @@ class LocalStorage(PutStreamViaWriter):
         self._tmp = self.root / TMP_DIR
         self._meta = self.root / META_DIR
         self.url = url or self.root.as_uri()
+        #: Builds the link a signed token travels in (Eventport's download route).
+        self.download_url = download_url
 
     @classmethod
-    def from_url(cls, url: str) -> LocalStorage:
+    def from_url(cls, url: str, *, download_url: DownloadUrl | None = None) -> LocalStorage:
         """``file:///abs/path`` or ``file://./rel/path`` (relative to the working directory)."""
         parts = urlsplit(url)
         if parts.scheme != "file":
@@ -124,7 +128,7 @@ class LocalStorage(PutStreamViaWriter):
             )
         if not path:
             raise StorageError(f"local storage URL {url!r} has no path")
-        return cls(path, url=url)
+        return cls(path, url=url, download_url=download_url)
 
     # -- paths ---------------------------------------------------------------------------
 
@@ -361,10 +365,11 @@ class LocalStorage(PutStreamViaWriter):
     # -- URLs and health -----------------------------------------------------------------
 
     def signed_url(self, key: str, *, expires_in: int, filename: str | None = None) -> str:
-        """An expiring HMAC link to ``GET /api/v1/files/{token}`` on Eventport itself."""
+        """An expiring HMAC token inside the URL the ``download_url`` builder makes."""
         self._path(key)
         name = filename or self.filename(key) or default_filename(key)
-        return signed_download_url(key, expires_in=expires_in, filename=name)
+        return signed_download_url(key, expires_in=expires_in, filename=name,
+                                   download_url=self.download_url)
 
     def check(self) -> None:
         if not self.root.is_dir():

@@ -33,7 +33,7 @@ from eventport.storage.base import (
     validate_key,
     validate_metadata,
 )
-from eventport.storage.signing import signed_download_url
+from eventport.storage.signing import DownloadUrl, signed_download_url
 
 
 @dataclass(frozen=True)
@@ -73,18 +73,21 @@ class _MemoryWriter(HashingWriter):
 class MemoryStorage(PutStreamViaWriter):
     """A dict of key -> bytes shared by every store opened with the same URL."""
 
-    def __init__(self, name: str = "default", *, url: str | None = None) -> None:
+    def __init__(self, name: str = "default", *, url: str | None = None,
+                 download_url: DownloadUrl | None = None) -> None:
         self.url = url or f"memory://{name}"
+        #: Builds the link a signed token travels in (Eventport's download route).
+        self.download_url = download_url
         with _namespaces_lock:
             self._ns = _namespaces.setdefault(name, _Namespace())
 
     @classmethod
-    def from_url(cls, url: str) -> MemoryStorage:
+    def from_url(cls, url: str, *, download_url: DownloadUrl | None = None) -> MemoryStorage:
         parts = urlsplit(url)
         if parts.scheme != "memory":
             raise StorageError(f"memory storage needs a memory:// URL, got {url!r}")
         name = (parts.netloc + parts.path).strip("/") or "default"
-        return cls(name, url=url)
+        return cls(name, url=url, download_url=download_url)
 
     @contextlib.contextmanager
     def writer(
@@ -194,7 +197,8 @@ class MemoryStorage(PutStreamViaWriter):
         with self._ns.lock:
             obj = self._ns.objects.get(key)
         name = filename or (obj.filename if obj else None) or default_filename(key)
-        return signed_download_url(key, expires_in=expires_in, filename=name)
+        return signed_download_url(key, expires_in=expires_in, filename=name,
+                                   download_url=self.download_url)
 
     def check(self) -> None:
         """Always reachable: it is this process's memory."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -83,3 +83,63 @@ def call_with_retry(
             )
             sleep(pause)
             attempt += 1
+
+
+def _retryable(err: BaseException) -> bool:
+    """Worth waiting for: transient, or an unclassified storage error (a reset the client
+    did not name); never a missing object, a bad key or a misconfiguration."""
+    from eventport.storage.base import InvalidKey, ObjectNotFound, PermanentStorageError
+
+    return isinstance(err, StorageError) and not isinstance(
+        err, ObjectNotFound | PermanentStorageError | InvalidKey)
+
+
+@dataclass
+class Patience:
+    """A time budget for riding out an outage (``EVENTPORT_STORAGE_RETRY_SECONDS``).
+
+    The budget restarts whenever a call succeeds, so a long export survives several short
+    outages, while one outage longer than the budget ends it with the original error.
+    """
+
+    seconds: float
+    policy: RetryPolicy = RetryPolicy(base_delay=0.5, max_delay=8.0)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, retried with full-jitter backoff while its failures are retryable."""
+        started, attempt = self.clock(), 0
+        while True:
+            try:
+                return fn()
+            except Exception as err:
+                if not _retryable(err) or self.clock() - started >= self.seconds:
+                    raise
+                self.wait(err, attempt, what, started)
+                attempt += 1
+
+    def wait(self, err: BaseException, attempt: int, what: str, started: float) -> None:
+        left = max(0.0, self.seconds - (self.clock() - started))
+        pause = min(left, max(0.05, self.policy.delay(attempt)))
+        log.warning("%s failed (%s); retrying in %.1fs (%.0fs of patience left)",
+                    what, err, pause, left)
+        self.sleep(pause)
+
+    def stream(self, open_at: Callable[[int], Iterable[bytes]], what: str) -> Iterator[bytes]:
+        """A byte stream that survives outages: on a retryable error it reopens at the byte
+        where it broke (a ranged read), so a consumer that cannot rewind — a zip entry
+        being written — never sees a gap or a repeated byte."""
+        position, started, attempt = 0, self.clock(), 0
+        while True:
+            try:
+                for chunk in open_at(position):
+                    position += len(chunk)
+                    started, attempt = self.clock(), 0
+                    yield chunk
+                return
+            except Exception as err:
+                if not _retryable(err) or self.clock() - started >= self.seconds:
+                    raise
+                self.wait(err, attempt, f"{what} at byte {position}", started)
+                attempt += 1

@@ -1,8 +1,9 @@
 """HMAC download tokens for backends without a signing service (local disk, memory).
 
 Cloud stores sign their own URLs; a local disk cannot, so Eventport's web server serves
-those downloads itself (``GET /api/v1/files/{token}``, :mod:`eventport.api.files`) and
-this module mints and checks the tokens. A token binds the key, the expiry and the
+those downloads itself and this module mints and checks the tokens. Which URL carries a
+token is not this module's business: the backend is given a :data:`DownloadUrl` builder
+(:func:`eventport.storage.open_storage`). A token binds the key, the expiry and the
 download filename under an HMAC-SHA256 of ``EVENTPORT_SECRET_KEY`` — changing any of
 them, or using it after expiry, is refused. The secret is domain-separated so a token
 for downloads can never be replayed as, say, a session cookie signed with the same key.
@@ -18,12 +19,13 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eventport.storage.base import StorageError, validate_key
 
-#: Path of the download route; the local and memory backends build URLs with it.
-DOWNLOAD_ROUTE = "/api/v1/files/{token}"
+#: Builds the absolute URL that serves the object a token names.
+DownloadUrl = Callable[[str], str]
 _PURPOSE = b"eventport.storage.download-url.v1"
 
 
@@ -117,13 +119,12 @@ def verify_token(
 
 
 def signed_download_url(
-    key: str, *, expires_in: int, filename: str, base_url: str | None = None
+    key: str, *, expires_in: int, filename: str, download_url: DownloadUrl | None
 ) -> str:
-    """A URL of Eventport's download route for ``key``: absolute with a configured base
-    URL, otherwise a path (the caller joins it to the address the request reached)."""
-    if base_url is None:
-        from eventport.config import get_settings
-
-        base_url = get_settings().base_url or ""
-    token = make_token(key, expires_in=expires_in, filename=filename)
-    return base_url.rstrip("/") + DOWNLOAD_ROUTE.format(token=token)
+    """A token for ``key`` inside the URL ``download_url`` builds for it."""
+    if download_url is None:
+        raise StorageError(
+            "this store was opened without a download URL builder; open it with "
+            "eventport.storage.open_storage() to sign links"
+        )
+    return download_url(make_token(key, expires_in=expires_in, filename=filename))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from eventport.accounts.permissions import Permission
 from eventport.api.deps import Db, EventId, site_url
-from eventport.api.feeds import FEEDS
+from eventport.api.feeds import feeds
 from eventport.events import service as events
 from eventport.events.models import EventState, MediaKind, Privacy, ProgramSession, SessionState
 from eventport.events.resources import ACCEPTED_TYPES, EVENT
@@ -80,7 +80,7 @@ def settings_page(request: Request, event_id: EventId, user: PageUser, db: Db) -
 def feed_urls(site: str, identifier: str) -> list[dict[str, Any]]:
     return [{"extension": ext, "name": exporter.verbose_name,
              "url": f"{site}/api/v1/events/{identifier}/schedule.{ext}"}
-            for ext, exporter in FEEDS.items()]
+            for ext, exporter in feeds().items()]
 
 
 @router.get("/events/{event_id}/feeds")

@@ -31,6 +31,7 @@ from eventport.api.deps import Db
 from eventport.errors import EventportError
 from eventport.events import service as events
 from eventport.events.models import Event
+from eventport.naming import human_size
 from eventport.web import session as web_session
 from eventport.web.forms import datetime_value
 
@@ -96,17 +97,6 @@ STATIC_FILES = _static_versions()
 
 def static_url(name: str) -> str:
     return f"/static/{name}?v={STATIC_FILES.get(name, '0')}"
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "—"
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
 
 
 def local_time(value: dt.datetime | None, tz_name: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:

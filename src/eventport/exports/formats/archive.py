@@ -9,19 +9,21 @@ Layout, in the order it is written (stable, so the bytes are deterministic)::
 
 The schedule files come from the other registered exporters, so the archive always
 carries exactly what the feeds serve. Media the options leave out are set to ``null`` in
-the documents, so every path a document names is in the archive — except media that
-could not be read from storage: those are named in ``warnings`` and in the manifest's
-``missing`` list, and the export still succeeds (one lost photo must not cost a 2 GB
-export).
+the documents, so every path a document names is in the archive. Media that storage
+reports *not found* are left out the same way (references ``null``), named in
+``warnings`` and in the manifest's ``missing`` list, and the export still succeeds (one
+lost photo must not cost a 2 GB export). Any other read error — an outage the context's
+reader could not ride out — ends the export: a succeeded archive never holds a partial
+file or a reference to one it lacks.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from eventport.exports.archive import ArchiveWriter, canonical_json
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -30,6 +32,7 @@ from eventport.exports.registry import (
     register,
 )
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 
 FORMAT_NAME = "eventport-archive"
 FORMAT_VERSION = 1
@@ -57,6 +60,8 @@ SCHEDULE_FILES = (
 
 #: Check for cancellation (and report progress) at least this often while copying media.
 _CHECK_EVERY_BYTES = 8 * 1024 * 1024
+#: Existence checks in flight before the copy (latency-bound HEAD requests on clouds).
+_LOOKUP_THREADS = 8
 
 
 def _drop_excluded_media(
@@ -103,12 +108,16 @@ class ArchiveExporter(Exporter):
     def write(self, snapshot: EventSnapshot, out: BinaryIO, ctx: ExportContext) -> None:
         kinds = set(ctx.options.get("media", MEDIA_KINDS))
         included = [m for m in snapshot.media if m.kind in kinds]
-        excluded = {m.path for m in snapshot.media if m.kind not in kinds}
+        missing = _find_missing(included, ctx)
+        gone = {m["path"] for m in missing}
+        included = [m for m in included if m.path not in gone]
+        excluded = {m.path for m in snapshot.media if m.kind not in kinds} | gone
         event_doc, documents = _drop_excluded_media(snapshot, excluded)
 
         archive = ArchiveWriter(out)
         try:
-            self._write_entries(snapshot, ctx, archive, kinds, included, event_doc, documents)
+            self._write_entries(snapshot, ctx, archive, kinds, included, event_doc, documents,
+                                missing)
         except BaseException:
             archive.abort()
             raise
@@ -122,6 +131,7 @@ class ArchiveExporter(Exporter):
         included: list[MediaEntry],
         event_doc: dict[str, Any],
         documents: dict[str, list[dict[str, Any]]],
+        missing: list[dict[str, Any]],
     ) -> None:
         ctx.progress("documents", 0, 1)
         archive.add_bytes("event.json", canonical_json(event_doc), "application/json")
@@ -139,7 +149,7 @@ class ArchiveExporter(Exporter):
             ctx.progress("schedule", done, len(SCHEDULE_FILES))
         ctx.check_cancelled()
 
-        missing = self._copy_media(archive, included, ctx)
+        self._copy_media(archive, included, ctx)
 
         ctx.progress("manifest", 0, 1)
         manifest = {
@@ -155,7 +165,7 @@ class ArchiveExporter(Exporter):
             "options": {"media": sorted(kinds)},
             "counts": {
                 **{name: len(documents[name]) for name in names},
-                "media": len(included) - len(missing),
+                "media": len(included),
             },
             "files": [entry.as_manifest() for entry in archive.entries],
             "missing": missing,
@@ -184,66 +194,55 @@ class ArchiveExporter(Exporter):
             return None
 
     @staticmethod
-    def _copy_media(
-        archive: ArchiveWriter, media: list[MediaEntry], ctx: ExportContext
-    ) -> list[dict[str, Any]]:
-        """Stream each media object into the zip; returns what could not be copied."""
+    def _copy_media(archive: ArchiveWriter, media: list[MediaEntry], ctx: ExportContext
+                    ) -> None:
+        """Stream each media object into the zip. A read error ends the export (the
+        context's reader already rode out what an outage it could); a file whose bytes
+        differ from what was recorded at upload is kept, with a warning."""
         total = sum(m.size for m in media)
         done = 0
-        missing: list[dict[str, Any]] = []
         ctx.progress("media", 0, total)
+
+        def counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+            nonlocal done
+            since_check = 0
+            for chunk in chunks:
+                yield chunk
+                done += len(chunk)
+                since_check += len(chunk)
+                if since_check >= _CHECK_EVERY_BYTES:
+                    since_check = 0
+                    ctx.progress("media", done, total)
+                    ctx.check_cancelled()
+
         for entry in media:
             ctx.check_cancelled()
-            try:
-                chunks = iter(ctx.open_media(entry.storage_key))
-                first = next(chunks, b"")
-            except ExportCancelled:
-                raise
-            except Exception as exc:  # missing object, permission, network
-                reason = f"could not read from storage: {exc}"
-                missing.append({"path": entry.path, "owner": entry.owner, "reason": reason})
-                ctx.warn({"path": entry.path, "owner": entry.owner, "reason": reason})
-                done += entry.size
-                ctx.progress("media", done, total)
-                continue
-
             start = done
-            failure: list[Exception] = []
-
-            def stream(first: bytes = first, chunks: Iterator[bytes] = chunks,
-                       start: int = start, failure: list[Exception] = failure) -> Iterator[bytes]:
-                nonlocal done
-                since_check = 0
-                if first:
-                    yield first
-                    done += len(first)
-                    since_check += len(first)
-                try:
-                    for chunk in chunks:
-                        yield chunk
-                        done += len(chunk)
-                        since_check += len(chunk)
-                        if since_check >= _CHECK_EVERY_BYTES:
-                            since_check = 0
-                            ctx.progress("media", done, total)
-                            ctx.check_cancelled()
-                except ExportCancelled:
-                    raise
-                except Exception as exc:  # the object broke off mid-read
-                    failure.append(exc)
-
-            written = archive.add_stream(entry.path, stream(), entry.content_type)
-            if failure:
-                reason = f"read failed after {written.size} bytes: {failure[0]}"
-                missing.append({"path": entry.path, "owner": entry.owner, "reason": reason})
-                ctx.warn({"path": entry.path, "owner": entry.owner, "reason": reason})
-            elif (written.size, written.sha256) != (entry.size, entry.sha256):
+            written = archive.add_stream(entry.path, counted(ctx.open_media(entry.storage_key)),
+                                         entry.content_type)
+            if (written.size, written.sha256) != (entry.size, entry.sha256):
                 ctx.warn({"path": entry.path, "owner": entry.owner,
                           "reason": "the stored file differs from its recorded size/SHA-256; "
                                     "the archive holds the stored bytes"})
             done = start + entry.size
             ctx.progress("media", done, total)
-        return missing
+
+
+def _find_missing(media: list[MediaEntry], ctx: ExportContext) -> list[dict[str, Any]]:
+    """Media that storage reports not found, asked before any document is written (their
+    references must become ``null``). An outage raises here and fails the export."""
+    ctx.progress("checking media", 0, len(media))
+    with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
+        present = list(pool.map(lambda m: ctx.media_exists(m.storage_key), media))
+    missing = []
+    for entry, exists in zip(media, present, strict=True):
+        if not exists:
+            item = {"path": entry.path, "owner": entry.owner,
+                    "reason": "not found in storage; left out, its reference is null"}
+            missing.append(item)
+            ctx.warn(item)
+    ctx.check_cancelled()
+    return missing
 
 
 register(ArchiveExporter)

@@ -32,8 +32,6 @@ import hashlib
 import json
 import math
 import re
-import unicodedata
-import uuid
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ from typing import Any, ClassVar
 from eventport.events.models import SessionState
 from eventport.exports.registry import ExportContext
 from eventport.exports.snapshot import EventSnapshot
+from eventport.naming import derived_uuid, is_uuid, slugify
 
 UTC = dt.UTC
 
@@ -49,9 +48,6 @@ UTC = dt.UTC
 PUBLIC_STATES: frozenset[str] = frozenset({SessionState.ACCEPTED.value,
                                            SessionState.CONFIRMED.value})
 ALL_STATES: frozenset[str] = frozenset(state.value for state in SessionState)
-
-#: Namespace of the UUIDs derived for rooms and people, which have no UUID of their own.
-GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://eventport.invalid/schedule")
 
 #: Sessions longer than this cannot be written as frab's ``HH:MM`` duration.
 MAX_DURATION = dt.timedelta(hours=99, minutes=59)
@@ -62,7 +58,6 @@ PROGRESS_EVERY = 500
 # XML 1.0 forbids most C0 controls and lone surrogates; organizers paste them in by
 # accident from word processors, and one of them would make lxml refuse the whole file.
 _ILLEGAL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 _HTTP_URL = re.compile(r"^https?://\S+$")
 
 
@@ -79,22 +74,10 @@ def http_url(value: Any) -> str | None:
     return text if _HTTP_URL.match(text) else None
 
 
-def slug_words(text: str, max_length: int = 50) -> str:
-    """ASCII lowercase words joined by ``-``; empty when the text has no Latin letters."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:max_length].rstrip("-")
-
-
 def conference_acronym(identifier: str) -> str:
     """The event identifier in the shape both frab schemas demand (``[a-z0-9_]{4,}``)."""
     acronym = re.sub(r"[^a-z0-9_]", "_", identifier.lower())
     return acronym.ljust(4, "_")
-
-
-def derived_guid(*parts: object) -> str:
-    """A stable UUID for things that have none (rooms, people): same data, same UUID."""
-    return str(uuid.uuid5(GUID_NAMESPACE, "/".join(str(part) for part in parts)))
 
 
 def parse_states(options: dict[str, Any], default: Iterable[str] = PUBLIC_STATES
@@ -306,7 +289,7 @@ def _person(doc: dict[str, Any], identifier: str) -> Person:
     return Person(
         id=int(doc["id"]),
         name=clean_text(doc.get("name")),
-        guid=derived_guid(identifier, "speakers", doc["id"]),
+        guid=derived_uuid(identifier, "speakers", doc["id"]),
         biography=clean_text(doc.get("short_biography") or doc.get("long_biography")),
         organisation=clean_text(doc.get("organisation")),
         position=clean_text(doc.get("position")),
@@ -327,12 +310,12 @@ def _links(doc: dict[str, Any]) -> tuple[Link, ...]:
 
 def _session_guid(doc: dict[str, Any], identifier: str) -> str:
     value = str(doc.get("uuid") or "")
-    return value.lower() if _UUID.match(value) else derived_guid(identifier, "sessions", doc["id"])
+    return value.lower() if is_uuid(value) else derived_uuid(identifier, "sessions", doc["id"])
 
 
 def _session_slug(acronym: str, doc: dict[str, Any]) -> str:
     """``acronym-id-title-words``: unique (the id) and fits the XSD's ``voc-slug-new``."""
-    words = slug_words(clean_text(doc.get("title"))) or "session"
+    words = slugify(clean_text(doc.get("title")), 50, fallback="") or "session"
     if len(words) < 3:
         words = f"{words}-session"
     return f"{acronym}-{doc['id']}-{words}"
@@ -388,65 +371,57 @@ def _event_dates(event: dict[str, Any], tz: zoneinfo.ZoneInfo) -> list[dt.date]:
     return [start.date() + dt.timedelta(days=offset) for offset in range(span + 1)]
 
 
-def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
-                   states: frozenset[str] | None = None) -> Schedule:
-    """The schedule of a snapshot; warns once per selected session it has to leave out."""
-    event = snapshot.event
-    tz = snapshot.timezone
-    identifier = str(event.get("identifier") or event.get("id"))
-    acronym = conference_acronym(identifier)
-    states = selected_states(ctx) if states is None else states
+class _SlotMaker:
+    """Turns session documents into :class:`Slot` s, sharing rooms, tracks and people."""
 
-    rooms = {
-        int(doc["id"]): Room(
+    def __init__(self, snapshot: EventSnapshot, ctx: ExportContext) -> None:
+        event = snapshot.event
+        self.ctx = ctx
+        self.tz = snapshot.timezone
+        self.identifier = str(event.get("identifier") or event.get("id"))
+        self.acronym = conference_acronym(self.identifier)
+        self.url = http_url(event.get("external_url"))
+        self.rooms = {int(doc["id"]): self._room(doc)
+                      for doc in snapshot.documents.get("microlocations", [])}
+        self.tracks = {int(doc["id"]): _track(doc)
+                       for doc in snapshot.documents.get("tracks", [])}
+        self.types = {int(doc["id"]): doc for doc in snapshot.documents.get("session_types", [])}
+        self.people = {int(doc["id"]): doc for doc in snapshot.documents.get("speakers", [])}
+        self.persons: dict[int, Person] = {}
+
+    def _room(self, doc: dict[str, Any]) -> Room:
+        return Room(
             id=int(doc["id"]), name=clean_text(doc.get("name")),
-            guid=derived_guid(identifier, "rooms", doc["id"]),
+            guid=derived_uuid(self.identifier, "rooms", doc["id"]),
             position=int(doc.get("position") or 0),
             latitude=doc.get("latitude"), longitude=doc.get("longitude"),
         )
-        for doc in snapshot.documents.get("microlocations", [])
-    }
-    tracks = {}
-    for doc in snapshot.documents.get("tracks", []):
-        slug = slug_words(clean_text(doc.get("name")))
-        tracks[int(doc["id"])] = Track(
-            id=int(doc["id"]), name=clean_text(doc.get("name")),
-            color=str(doc.get("color") or "#4a90d9"),
-            slug=slug if re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", slug) else None,
-        )
-    types = {int(doc["id"]): doc for doc in snapshot.documents.get("session_types", [])}
-    people = {int(doc["id"]): doc for doc in snapshot.documents.get("speakers", [])}
-    persons: dict[int, Person] = {}
-    url = http_url(event.get("external_url"))
 
-    sessions = snapshot.documents.get("sessions", [])
-    slots: list[Slot] = []
-    for done, doc in enumerate(sessions, 1):
-        if done % PROGRESS_EVERY == 0:
-            ctx.check_cancelled()
-            ctx.progress("schedule", done, len(sessions))
-        if doc.get("state") not in states:
-            continue
-        start = parse_time(doc.get("starts_at"), tz)
-        end = parse_time(doc.get("ends_at"), tz)
-        session_type = types.get(doc.get("session_type_id") or 0)
-        if end is None and start is not None and session_type and session_type.get("length"):
-            end = (start.astimezone(UTC)
-                   + dt.timedelta(minutes=int(session_type["length"]))).astimezone(tz)
-        reason = _unscheduled_reason(doc, start, end, rooms)
-        if reason is not None or start is None or end is None:
-            ctx.warn({"type": "unscheduled_session", "session_id": doc["id"],
-                      "title": clean_text(doc.get("title")), "reason": reason})
-            continue
+    def _speakers(self, doc: dict[str, Any]) -> tuple[Person, ...]:
         speakers = []
         for speaker_id in doc.get("speaker_ids") or []:
-            if speaker_id in people:
-                if speaker_id not in persons:
-                    persons[speaker_id] = _person(people[speaker_id], identifier)
-                speakers.append(persons[speaker_id])
-        slots.append(Slot(
+            if speaker_id in self.people:
+                if speaker_id not in self.persons:
+                    self.persons[speaker_id] = _person(self.people[speaker_id], self.identifier)
+                speakers.append(self.persons[speaker_id])
+        return tuple(speakers)
+
+    def slot(self, doc: dict[str, Any]) -> Slot | None:
+        """The session's slot, or ``None`` (with a warning) when it cannot be placed."""
+        start = parse_time(doc.get("starts_at"), self.tz)
+        end = parse_time(doc.get("ends_at"), self.tz)
+        session_type = self.types.get(doc.get("session_type_id") or 0)
+        if end is None and start is not None and session_type and session_type.get("length"):
+            end = (start.astimezone(UTC)
+                   + dt.timedelta(minutes=int(session_type["length"]))).astimezone(self.tz)
+        reason = _unscheduled_reason(doc, start, end, self.rooms)
+        if reason is not None or start is None or end is None:
+            self.ctx.warn({"type": "unscheduled_session", "session_id": doc["id"],
+                           "title": clean_text(doc.get("title")), "reason": reason})
+            return None
+        return Slot(
             id=int(doc["id"]),
-            guid=_session_guid(doc, identifier),
+            guid=_session_guid(doc, self.identifier),
             title=clean_text(doc.get("title")),
             subtitle=clean_text(doc.get("subtitle")),
             abstract=clean_text(doc.get("short_abstract")),
@@ -456,42 +431,70 @@ def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
             state=str(doc.get("state")),
             start=start,
             end=end,
-            room=rooms[doc["microlocation_id"]],
-            track=tracks.get(doc.get("track_id") or 0),
+            room=self.rooms[doc["microlocation_id"]],
+            track=self.tracks.get(doc.get("track_id") or 0),
             type=clean_text(session_type.get("name")) if session_type else "",
-            persons=tuple(speakers),
+            persons=self._speakers(doc),
             links=_links(doc),
-            slug=_session_slug(acronym, doc),
-            url=url,
-        ))
+            slug=_session_slug(self.acronym, doc),
+            url=self.url,
+        )
 
-    room_order = {room.id: index for index, room in enumerate(
-        sorted(rooms.values(), key=lambda r: (r.position, r.name, r.id)))}
-    slots.sort(key=lambda s: (s.start.astimezone(UTC), room_order[s.room.id], s.id))
 
+def _track(doc: dict[str, Any]) -> Track:
+    slug = slugify(clean_text(doc.get("name")), 50, fallback="")
+    return Track(
+        id=int(doc["id"]), name=clean_text(doc.get("name")),
+        color=str(doc.get("color") or "#4a90d9"),
+        slug=slug if re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", slug) else None,
+    )
+
+
+def _days(event: dict[str, Any], tz: zoneinfo.ZoneInfo, slots: list[Slot]) -> list[Day]:
+    """Every day of the event and of its sessions, each holding its slots in order."""
     dates = set(_event_dates(event, tz)) | {slot.start.date() for slot in slots}
-    days = []
-    for index, date in enumerate(sorted(dates), 1):
-        days.append(Day(index=index, date=date, start=local_midnight(date, tz),
-                        end=local_midnight(date + dt.timedelta(days=1), tz)))
+    days = [Day(index=index, date=date, start=local_midnight(date, tz),
+                end=local_midnight(date + dt.timedelta(days=1), tz))
+            for index, date in enumerate(sorted(dates), 1)]
     by_date = {day.date: day for day in days}
     for slot in slots:
         day = by_date[slot.start.date()]
         day.slots.append(slot)
         if slot.end.astimezone(UTC) > day.end.astimezone(UTC):
             day.end = slot.end  # a late session runs past midnight: the day ends with it
+    return days
 
+
+def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
+                   states: frozenset[str] | None = None) -> Schedule:
+    """The schedule of a snapshot; warns once per selected session it has to leave out."""
+    event = snapshot.event
+    maker = _SlotMaker(snapshot, ctx)
+    states = selected_states(ctx) if states is None else states
+    sessions = snapshot.documents.get("sessions", [])
+    slots: list[Slot] = []
+    for done, doc in enumerate(sessions, 1):
+        if done % PROGRESS_EVERY == 0:
+            ctx.check_cancelled()
+            ctx.progress("schedule", done, len(sessions))
+        if doc.get("state") in states and (slot := maker.slot(doc)) is not None:
+            slots.append(slot)
+
+    rooms, tracks = maker.rooms, maker.tracks
+    room_order = {room.id: index for index, room in enumerate(
+        sorted(rooms.values(), key=lambda r: (r.position, r.name, r.id)))}
+    slots.sort(key=lambda s: (s.start.astimezone(UTC), room_order[s.room.id], s.id))
     used_rooms = {slot.room.id for slot in slots}
     used_tracks = {slot.track.id for slot in slots if slot.track is not None}
     return Schedule(
         event=event,
-        tz=tz,
+        tz=snapshot.timezone,
         title=clean_text(event.get("name")),
-        acronym=acronym,
+        acronym=maker.acronym,
         version=_version(snapshot, slots),
-        url=url,
+        url=maker.url,
         logo=http_url(event.get("logo_url")),
-        days=days,
+        days=_days(event, snapshot.timezone, slots),
         rooms=sorted((rooms[r] for r in used_rooms), key=lambda r: room_order[r.id]),
         tracks=sorted((tracks[t] for t in used_tracks), key=lambda t: (t.name, t.id)),
         slots=slots,

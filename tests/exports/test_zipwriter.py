@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from eventport.cli import main
 from eventport.events.models import Event
-from eventport.exports.archive import ArchiveWriter, is_compressible
 from eventport.exports.registry import ExportContext, get_exporter
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
+from eventport.exports.zipwriter import ArchiveWriter, is_compressible
 from tests.exports.conftest import DemoEvent, verify_archive
 
 
@@ -77,27 +80,34 @@ def test_compressibility_rules() -> None:
         assert not is_compressible(already)
 
 
-def test_exporter_skips_unreadable_media_and_lists_it(tmp_path: Path) -> None:
+def test_missing_media_are_left_out_and_their_references_null(tmp_path: Path) -> None:
+    """Not found → left out, reference null, in ``missing`` and warnings (DESIGN.md)."""
     data = {"k1": os.urandom(3000), "k2": os.urandom(10), "k3": os.urandom(5000)}
-
-    def open_media(key: str):
-        if key == "k2":
-            raise FileNotFoundError(key)
-        if key == "k3":  # breaks off after the first chunk
-            yield data[key][:1000]
-            raise ConnectionError("reset by peer")
-        yield data[key]
-
-    warnings: list[dict] = []
-    ctx = ExportContext(options={"media": ["image"]}, open_media=open_media,
-                        warn=warnings.append)
+    ctx = ExportContext(options={"media": ["image"]}, open_media=lambda key: iter([data[key]]),
+                        media_exists=lambda key: key != "k2", warn=(warnings := []).append)
     blob = get_exporter("archive")().render(_snapshot(data), ctx)
     manifest = verify_archive(blob, tmp_path)
-    missing = {m["path"]: m["reason"] for m in manifest["missing"]}
-    assert set(missing) == {"media/images/speakers/2-x.jpg", "media/images/speakers/3-x.jpg"}
-    assert "read failed after 1000 bytes" in missing["media/images/speakers/3-x.jpg"]
-    assert {w["path"] for w in warnings} >= set(missing)
-    assert manifest["counts"]["media"] == 1
+    assert [m["path"] for m in manifest["missing"]] == ["media/images/speakers/2-x.jpg"]
+    assert [w["path"] for w in warnings if w.get("path", "").startswith("media/")] == [
+        "media/images/speakers/2-x.jpg"]
+    assert manifest["counts"]["media"] == 2
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        photos = [s["photo"] for s in json.loads(zf.read("speakers.json"))]
+    assert photos == ["media/images/speakers/1-x.jpg", None, "media/images/speakers/3-x.jpg"]
+
+
+def test_a_read_that_breaks_off_fails_the_export() -> None:
+    """Never a partial entry in an archive: a read error that outlived the reader's retries
+    ends the export (the job fails; its upload is aborted)."""
+    data = {"k1": os.urandom(3000)}
+
+    def open_media(key: str) -> Iterator[bytes]:
+        yield data[key][:1000]
+        raise ConnectionError("reset by peer")
+
+    ctx = ExportContext(options={"media": ["image"]}, open_media=open_media)
+    with pytest.raises(ConnectionError):
+        get_exporter("archive")().render(_snapshot(data), ctx)
 
 
 def test_excluded_media_are_null_in_documents(tmp_path: Path) -> None:
