@@ -31,6 +31,8 @@ def test_api_tokens_list_create_revoke(client: TestClient, owner: Caller) -> Non
     assert "token" not in listed[0]  # the secret is shown once only
     as_token = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/events", headers=as_token).status_code == 200
+    used = client.get("/api/v1/auth/tokens", headers=owner.headers).json()["items"][0]
+    assert used["last_used_at"] is not None
     assert client.delete(f"/api/v1/auth/tokens/{listed[0]['id']}",
                          headers=owner.headers).status_code == 204
     assert client.get("/api/v1/events", headers=as_token).status_code == 401

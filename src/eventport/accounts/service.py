@@ -113,9 +113,19 @@ def token_row(db: Session, token: str) -> ApiToken | None:
     return row
 
 
-def user_for_token(db: Session, token: str) -> User | None:
+#: ``last_used_at`` is written at most this often per token (not on every request).
+TOUCH_EVERY = dt.timedelta(minutes=10)
+
+
+def user_for_token(db: Session, token: str, *, touch: bool = False) -> User | None:
+    """The token's user; with ``touch``, note (coarsely) that the token was used."""
     row = token_row(db, token)
-    return row.user if row is not None else None
+    if row is None:
+        return None
+    if touch and (row.last_used_at is None or row.last_used_at < utcnow() - TOUCH_EVERY):
+        row.last_used_at = utcnow()
+        db.commit()
+    return row.user
 
 
 def list_tokens(db: Session, user: User) -> list[ApiToken]:

@@ -60,7 +60,7 @@ SiteUrl = Annotated[str, Depends(site_url)]
 
 def current_user(request: Request, db: Db) -> User:
     token = bearer_token(request)
-    user = accounts.user_for_token(db, token) if token else None
+    user = accounts.user_for_token(db, token, touch=True) if token else None
     if user is None and token is None:
         # Each resolver takes the request and the DB session and returns a user or None.
         for resolve in getattr(request.app.state, "user_resolvers", ()):

@@ -460,3 +460,9 @@ def stale_jobs(db: Session, *, now: dt.datetime | None = None,
     return lifecycle.stale_jobs(db, ImportJob, "import", now=now,
                                 stale_after=stale_after or get_settings().job_stale_after,
                                 resumable=ImportJob.event_id.is_not(None))
+
+
+def jobs_of(db: Session, user: User, limit: int = 20) -> list[ImportJob]:
+    """The user's own imports, newest first (the Import page's history)."""
+    return list(db.scalars(select(ImportJob).where(ImportJob.requested_by_id == user.id)
+                           .order_by(ImportJob.created_at.desc(), ImportJob.id).limit(limit)))

@@ -45,7 +45,7 @@ def accept_list(kind: MediaKind) -> str:
 
 @router.get("/events/new")
 def new_event_page(request: Request, user: PageUser) -> Response:
-    fields = forms.fields_for(EVENT.fields, exclude=EVENT_FORM_EXCLUDE)
+    fields = forms.ordered(forms.fields_for(EVENT.fields, exclude=EVENT_FORM_EXCLUDE))
     return render(request, "event_form.html", {
         "fields": fields, "timezones": forms.TIMEZONES, "nav": "events"})
 
@@ -62,8 +62,8 @@ def event_page(request: Request, event_id: EventId, user: PageUser, db: Db) -> R
 @router.get("/events/{event_id}/settings")
 def settings_page(request: Request, event_id: EventId, user: PageUser, db: Db) -> Response:
     event, role = event_for(db, user, event_id, Permission.EDIT_EVENT)
-    fields = forms.fill(forms.fields_for(EVENT.fields, exclude=EVENT_FORM_EXCLUDE), event,
-                        zoneinfo.ZoneInfo(event.timezone))
+    fields = forms.fill(forms.ordered(forms.fields_for(EVENT.fields, exclude=EVENT_FORM_EXCLUDE)),
+                        event, zoneinfo.ZoneInfo(event.timezone))
     for item in fields:
         if item.name == "identifier":
             item.value = event.identifier

@@ -171,8 +171,16 @@ def fields_for(schema: type[BaseModel], references: dict[str, str] | None = None
     return result
 
 
+#: Form order: short fields first (what a person fills in most), long texts, then links.
+_GROUP = {"textarea": 1, "url": 2}
+
+
+def ordered(fields: list[FormField]) -> list[FormField]:
+    return sorted(fields, key=lambda f: _GROUP.get(f.widget, 0))  # stable within a group
+
+
 def resource_fields(resource: Resource, exclude: tuple[str, ...] = ()) -> list[FormField]:
-    return fields_for(resource.fields, resource.references, exclude)
+    return ordered(fields_for(resource.fields, resource.references, exclude))
 
 
 def fill(fields: list[FormField], row: Any, tz: zoneinfo.ZoneInfo) -> list[FormField]:

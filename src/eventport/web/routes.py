@@ -16,6 +16,7 @@ from eventport.accounts import throttle
 from eventport.api.deps import Db
 from eventport.errors import NotFound, TooManyRequests
 from eventport.events import service as events
+from eventport.imports import service as imports
 from eventport.web import account_pages, event_pages, program_pages, team_pages
 from eventport.web import session as web_session
 from eventport.web.pages import (
@@ -121,9 +122,15 @@ def events_page(request: Request, user: PageUser, db: Db) -> Response:
     return render(request, "events.html", {"events": rows, "roles": roles, "total": total})
 
 
+#: Words for the formats a finished import reports it detected.
+FORMAT_NAMES = dict(IMPORT_FORMATS[1:])
+
+
 @router.get("/import")
-def import_page(request: Request, user: PageUser) -> Response:
-    return render(request, "import.html", {"formats": IMPORT_FORMATS})
+def import_page(request: Request, user: PageUser, db: Db) -> Response:
+    return render(request, "import.html", {
+        "formats": IMPORT_FORMATS, "format_names": FORMAT_NAMES, "nav": "import",
+        "history": imports.jobs_of(db, user)})
 
 
 #: Every page router, for the composition root. Fixed paths (``/events/new``) come

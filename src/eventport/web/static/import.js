@@ -26,6 +26,8 @@
   var importNow = document.getElementById("import-now");
   var eventLink = document.getElementById("import-event-link");
 
+  var formatNames = JSON.parse(form.dataset.formatNames || "{}");
+  var detected = document.getElementById("import-format-detected");
   var following = null;
   var failures = 0;
 
@@ -130,6 +132,38 @@
     }).map(function (key) { return [key.replace(/[_-]/g, " "), source[key]]; });
   }
 
+  function warningText(w) {
+    return typeof w === "string" ? w : (w.message || w.detail || JSON.stringify(w));
+  }
+
+  /** Warnings of one kind differ only in names and numbers: group them by what is left
+   *  ("session '…' has no room" × 12), most frequent first, each group foldable. */
+  function showWarnings(warnings) {
+    var groups = {};
+    var order = [];
+    warnings.map(warningText).forEach(function (text) {
+      var key = text.replace(/'[^']*'|"[^"]*"|“[^”]*”|\d+/g, "…");
+      if (!groups[key]) { groups[key] = []; order.push(key); }
+      groups[key].push(text);
+    });
+    order.sort(function (a, b) { return groups[b].length - groups[a].length; });
+    var list = warningsBox.querySelector("ul");
+    list.textContent = "";
+    order.forEach(function (key) {
+      var items = groups[key];
+      if (items.length === 1) { list.appendChild(E.el("li", { text: items[0] })); return; }
+      var details = E.el("details", {}, [
+        E.el("summary", { text: key + " (" + items.length + "×)" }),
+        E.el("ul", {}, items.slice(0, 100).map(function (t) { return E.el("li", { text: t }); }))
+      ]);
+      list.appendChild(E.el("li", {}, [details]));
+    });
+    warningsBox.querySelector("h3").textContent = warnings.length ?
+      warnings.length + " warning" + (warnings.length === 1 ? "" : "s") +
+      (order.length < warnings.length ? " of " + order.length + " kinds" : "") : "Warnings";
+    warningsBox.hidden = warnings.length === 0;
+  }
+
   function show(job) {
     panel.dataset.state = job.state;
     var p = job.progress || {};
@@ -148,12 +182,11 @@
     summary.textContent = texts[job.state] || job.state;
     if (job.state === "failed") showError("Reason: " + (job.error || "the worker gave no reason"));
 
-    var list = warningsBox.querySelector("ul");
-    list.textContent = "";
-    (job.warnings || []).forEach(function (w) {
-      list.appendChild(E.el("li", { text: typeof w === "string" ? w : (w.message || w.detail || JSON.stringify(w)) }));
-    });
-    warningsBox.hidden = !(job.warnings && job.warnings.length);
+    var format = job.result && job.result.format;
+    detected.hidden = !format;
+    detected.textContent = format ? "Format: " + (formatNames[format] || format) +
+      (job.format ? "" : " (detected from the file)") : "";
+    showWarnings(job.warnings || []);
 
     var rows = counts(job.result);
     var body = resultBox.querySelector("tbody");
