@@ -13,6 +13,7 @@ from typing import NoReturn
 import click
 
 from eventport.config import ConfigurationError, Settings, get_settings
+from eventport.imports.readers import FORMATS as IMPORT_FORMATS
 from eventport.naming import plural
 
 #: Commands that may create a new installation's database (what `make run` runs first).
@@ -338,11 +339,12 @@ def verify(file: str) -> None:
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--owner", "owner_email", required=True, help="E-mail of the new event's owner.")
-@click.option("--format", "fmt", type=click.Choice(["archive", "open-event", "frab-xml"]),
+@click.option("--format", "fmt", type=click.Choice(list(IMPORT_FORMATS)),
               default=None, help="Detected when omitted.")
 @click.option("--dry-run", is_flag=True, help="Validate and report counts; write nothing.")
 def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) -> None:
-    """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml)."""
+    """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml or
+    schedule.json)."""
     from sqlalchemy import select
 
     from eventport.accounts.models import User

@@ -43,9 +43,14 @@ def derived_uuid(*parts: object) -> str:
     return str(uuid.uuid5(DERIVED_NAMESPACE, "/".join(str(part) for part in parts)))
 
 
-def is_uuid(text: str) -> bool:
-    """True for the canonical 8-4-4-4-12 hex form (either case)."""
-    return _UUID.match(text) is not None
+def is_uuid(text: object) -> bool:
+    """True for a string in the canonical 8-4-4-4-12 hex form (either case)."""
+    return isinstance(text, str) and _UUID.match(text) is not None
+
+
+def normal_uuid(text: str) -> str:
+    """The canonical lowercase form (frab guids come in any case)."""
+    return str(uuid.UUID(text))
 
 
 def slugify(text: str, max_length: int = 60, fallback: str = "file") -> str:

@@ -23,6 +23,7 @@ from eventport.events.models import (
     Speaker,
     Track,
 )
+from eventport.exports.formats.schedule import stable_number
 from eventport.exports.registry import ExportContext
 from eventport.exports.snapshot import EventSnapshot, take_snapshot
 from tests.sample_data import DATA as DATA
@@ -39,7 +40,9 @@ def berlin(*args: int, fold: int = 0) -> dt.datetime:
 @dataclass
 class Festival:
     event: Event
-    ids: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)  # database ids (the CSVs show them)
+    #: the ids schedule formats show: derived from the uuid, the same on every server
+    numbers: dict[str, int] = field(default_factory=dict)
     emails: tuple[str, ...] = ("ada@example.org", "grace@example.net", "mo@example.com")
 
 
@@ -93,6 +96,7 @@ def build_festival(db: Session, *, identifier: str = "fete-2024", state: str = "
         db.add(row)
         db.flush()
         festival.ids[key] = row.id
+        festival.numbers[key] = stable_number(row.uuid)
         return row
 
     festival = Festival(event)

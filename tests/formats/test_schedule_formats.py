@@ -48,7 +48,7 @@ def test_schedule_formats_leave_out_unscheduled_and_private(
         snapshot: EventSnapshot, festival: Festival, identifier: str) -> None:
     data, recorder = render(snapshot, identifier)
     assert sorted(w["session_id"] for w in recorder.warnings) == sorted(
-        festival.ids[k] for k in UNSCHEDULED)
+        festival.ids[k] for k in UNSCHEDULED)  # warnings name the database id
     assert {w["type"] for w in recorder.warnings} == {"unscheduled_session"}
     text = data.decode("utf-8")
     for email in festival.emails:
@@ -64,7 +64,8 @@ def test_pentabarf_is_valid_and_right(snapshot: EventSnapshot, festival: Festiva
     assert_valid_schedule_xml(data)
     root = etree.fromstring(data)
     events = root.findall("day/room/event")
-    assert sorted(int(e.get("id")) for e in events) == sorted(festival.ids[k] for k in SCHEDULED)
+    assert sorted(int(e.get("id")) for e in events) == sorted(
+        festival.numbers[k] for k in SCHEDULED)
     days = root.findall("day")
     assert [d.get("date") for d in days] == ["2024-10-26", "2024-10-27", "2024-10-28"]
     # The DST day lasts 25 hours: midnight CEST to midnight CET.
@@ -73,17 +74,17 @@ def test_pentabarf_is_valid_and_right(snapshot: EventSnapshot, festival: Festiva
     # Day 1 ends with the session that runs past midnight.
     assert days[0].get("end") == "2024-10-27T00:30:00+02:00"
     by_id = {int(e.get("id")): e for e in events}
-    dst = by_id[festival.ids["dst"]]
+    dst = by_id[festival.numbers["dst"]]
     assert (dst.findtext("date"), dst.findtext("start"), dst.findtext("duration")) == (
         "2024-10-27T01:30:00+02:00", "01:30", "02:00")
-    midnight = by_id[festival.ids["midnight"]]
+    midnight = by_id[festival.numbers["midnight"]]
     assert midnight.getparent().getparent().get("date") == "2024-10-26"
     assert midnight.findtext("duration") == "01:00"
-    rtl = by_id[festival.ids["rtl"]]
+    rtl = by_id[festival.numbers["rtl"]]
     assert (rtl.findtext("title"), rtl.findtext("duration"), rtl.findtext("type")) == (
         ARABIC, "02:00", "Workshop")
     assert rtl.getparent().get("name") == ARABIC
-    opening = by_id[festival.ids["opening"]]
+    opening = by_id[festival.numbers["opening"]]
     assert opening.findtext("title") == f"Opening {SPECIAL}"
     assert opening.findtext("description") == "Line one\nLine two; with, commas"
     assert [p.text for p in opening.findall("persons/person")] == [
@@ -91,7 +92,7 @@ def test_pentabarf_is_valid_and_right(snapshot: EventSnapshot, festival: Festiva
     assert opening.find("links/link").get("href") == "https://slides.example.org/opening.pdf"
     # Overlapping sessions in one room are both there.
     room = opening.getparent()
-    assert festival.ids["overlap"] in [int(e.get("id")) for e in room.findall("event")]
+    assert festival.numbers["overlap"] in [int(e.get("id")) for e in room.findall("event")]
     # Every room with sessions on every day; the room without sessions nowhere.
     assert all(len(d.findall("room")) == 2 for d in days)
     assert root.findtext("conference/acronym") == "fete_2024"
@@ -104,13 +105,13 @@ def test_frab_json_is_valid_and_agrees_with_xml(snapshot: EventSnapshot,
     assert_valid_schedule_json(data)
     conference = json.loads(data)["schedule"]["conference"]
     events = [e for day in conference["days"] for room in day["rooms"].values() for e in room]
-    assert sorted(e["id"] for e in events) == sorted(festival.ids[k] for k in SCHEDULED)
-    dst = next(e for e in events if e["id"] == festival.ids["dst"])
+    assert sorted(e["id"] for e in events) == sorted(festival.numbers[k] for k in SCHEDULED)
+    dst = next(e for e in events if e["id"] == festival.numbers["dst"])
     assert (dst["date"], dst["end"], dst["duration"]) == (
         "2024-10-27T01:30:00+02:00", "2024-10-27T02:30:00+01:00", "02:00")
     assert conference["daysCount"] == 3
     assert conference["days"][1]["day_end"] == "2024-10-28T00:00:00+01:00"
-    opening = next(e for e in events if e["id"] == festival.ids["opening"])
+    opening = next(e for e in events if e["id"] == festival.numbers["opening"])
     assert opening["title"] == f"Opening {SPECIAL}"
     assert [p["name"] for p in opening["persons"]] == ["Ada Lovelace", "Grace <Hopper>"]
     assert opening["url"] == "https://fete.example.org/"
@@ -184,7 +185,7 @@ def test_states_option_widens_an_organizers_schedule(snapshot: EventSnapshot,
     assert_valid_schedule_json(data)
     ids = {e["id"] for day in json.loads(data)["schedule"]["conference"]["days"]
            for room in day["rooms"].values() for e in room}
-    assert festival.ids["draft"] in ids and festival.ids["opening"] not in ids  # confirmed
+    assert festival.numbers["draft"] in ids and festival.numbers["opening"] not in ids  # confirmed
     # A public feed never shows more than accepted/confirmed, whatever it is asked.
     public, _ = render(snapshot, "frab-json", options={"states": ["draft"]}, public_only=True)
     assert json.loads(public)["schedule"]["conference"]["rooms"] == []

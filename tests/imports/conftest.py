@@ -126,12 +126,13 @@ def export_archive(db: Session, storage: Storage, event_id: int) -> bytes:
 
 
 def run(db: Session, storage: Storage, user: User, data: bytes, *, fmt: str | None = None,
-        dry_run: bool = False, filename: str = "upload") -> ImportJob:
+        dry_run: bool = False, filename: str = "upload", mode: str = "create",
+        event_id: int | None = None, sessions: Any = None) -> ImportJob:
     """Create the job as the API does and run it synchronously (as the task would)."""
     job = service.create_import_job(db, storage, user, io.BytesIO(data), filename,
-                                    format=fmt, dry_run=dry_run)
+                                    format=fmt, dry_run=dry_run, mode=mode, event_id=event_id)
     db.commit()
-    service.run_import(job.id, storage=storage)
+    service.run_import(job.id, storage=storage, sessions=sessions)
     db.expire_all()
     fresh = db.get(ImportJob, job.id)
     assert fresh is not None

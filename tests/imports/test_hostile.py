@@ -52,7 +52,7 @@ def bomb() -> bytes:
 
 
 def newer_version() -> bytes:
-    return make_archive(manifest_patch={"version": 2})
+    return make_archive(manifest_patch={"version": 3})
 
 
 def wrong_format() -> bytes:
@@ -125,7 +125,7 @@ CASES: list[tuple[str, Callable[[], bytes], str | None, str]] = [
     ("xxe", lambda: XXE, None, "DTD or entities"),
     ("bad-xml", lambda: b"<schedule><conference>", None, "not well-formed"),
     ("not-schedule", lambda: b"<html><body/></html>", None, "root element is <html>"),
-    ("neither", lambda: b"hello world", None, "neither a zip nor XML"),
+    ("neither", lambda: b"hello world", None, "not a zip, XML or JSON"),
     ("empty-zip", lambda: zip_bytes([]), None, "neither an Eventport archive"),
 ]
 

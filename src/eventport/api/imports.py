@@ -13,10 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
 from eventport.config import get_settings
-from eventport.errors import EventportError
+from eventport.errors import EventportError, InvalidInput
 from eventport.imports import service
+from eventport.imports.importer import MODES
 from eventport.imports.models import ImportJob
-from eventport.imports.readers import check_format
+from eventport.imports.readers import FORMATS, check_format
 from eventport.jobs.import_tasks import enqueue_import
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
@@ -27,7 +28,7 @@ IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary",
                  "description": "archive zip, Open Event zip or schedule.xml"},
-        "format": {"type": "string", "enum": ["archive", "open-event", "frab-xml"],
+        "format": {"type": "string", "enum": list(FORMATS),
                    "description": "detected when omitted; send it before the file"}}}}}}}
 
 
@@ -39,19 +40,24 @@ async def create_import(
     user: CurrentUser,
     dry_run: Annotated[bool, Query()] = False,
     format: Annotated[str | None, Query()] = None,
+    mode: Annotated[str | None, Query(description="one of: " + ", ".join(MODES))] = None,
+    event_id: Annotated[int | None, Query(description="the event mode=update updates")] = None,
 ) -> JSONResponse:
     """Stream the upload into storage and queue the import; poll the returned job.
 
     The file goes straight to its staging key as it arrives — no temporary copy on the
-    web server's disk. ``format`` may be a query parameter or a form field before the file.
+    web server's disk. ``format``, ``mode`` and ``event_id`` may be query parameters or
+    form fields before the file. ``mode=update`` needs the right to edit ``event_id``.
     """
     limit = get_settings().import_max_bytes
 
     def store(chunks: Iterator[bytes], info: UploadInfo) -> ImportJob:
+        target = event_id if event_id is not None else _int(info.fields.get("event_id"))
         job = service.create_import_job(
             db, storage, user, chunks, info.filename or "upload",
             format=format or info.fields.get("format") or None, dry_run=dry_run,
-            max_bytes=limit)
+            max_bytes=limit, mode=mode or info.fields.get("mode") or "create",
+            event_id=target)
         db.commit()
         return job
 
@@ -62,6 +68,14 @@ async def create_import(
     await run_in_threadpool(enqueue_import, job.id)
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise InvalidInput("event_id must be a whole number")
+    return int(value)
 
 
 def _set_format(db: Session, job: ImportJob, format: str) -> None:

@@ -54,6 +54,12 @@ class MediaKind(enum.StrEnum):
     VIDEO = "video"
 
 
+def uuid_column() -> Mapped[str]:
+    """The entity's identity across servers (DESIGN.md *Identity*): set at creation,
+    never changed by an edit, kept by export and import; unique on this server."""
+    return mapped_column(String(36), default=new_uuid, unique=True, index=True)
+
+
 class MediaFile(Base):
     __tablename__ = "media_files"
 
@@ -72,6 +78,7 @@ class Event(Base):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     identifier: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -112,6 +119,7 @@ class Microlocation(Base):
     __tablename__ = "microlocations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     floor: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -124,6 +132,7 @@ class Track(Base):
     __tablename__ = "tracks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -134,6 +143,7 @@ class SessionType(Base):
     __tablename__ = "session_types"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     length: Mapped[int] = mapped_column(Integer, default=30)  # minutes
@@ -151,6 +161,7 @@ class Speaker(Base):
     __tablename__ = "speakers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), default="")
@@ -182,7 +193,7 @@ class ProgramSession(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    uuid: Mapped[str] = mapped_column(String(36), default=new_uuid)
+    uuid: Mapped[str] = uuid_column()
     title: Mapped[str] = mapped_column(String(500))
     subtitle: Mapped[str] = mapped_column(String(500), default="")
     short_abstract: Mapped[str] = mapped_column(Text, default="")
@@ -233,6 +244,7 @@ class Sponsor(Base):
     __tablename__ = "sponsors"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -251,6 +263,7 @@ class SocialLink(Base):
     __tablename__ = "social_links"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     link: Mapped[str] = mapped_column(String(1000))
@@ -262,6 +275,7 @@ class CustomFormField(Base):
     __tablename__ = "custom_form_fields"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = uuid_column()
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     form: Mapped[str] = mapped_column(String(50))
     field_identifier: Mapped[str] = mapped_column(String(100))

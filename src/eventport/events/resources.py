@@ -33,7 +33,6 @@ from eventport.events.models import (
     Sponsor,
     Track,
 )
-from eventport.naming import slugify
 
 #: Content types each media kind accepts (sniffed from the bytes, never from the client).
 ACCEPTED_TYPES: dict[MediaKind, tuple[str, ...]] = {
@@ -177,20 +176,6 @@ def media_extension(media: MediaFile) -> str:
     return media.content_type.rsplit("/", 1)[-1].split("+")[0][:8] or "bin"
 
 
-def archive_media_path(resource: Resource, row: Any, slot: MediaSlot, media: MediaFile) -> str:
-    """Stable, safe archive path of a media file.
-
-    For example ``media/images/speakers/12-ada-lovelace.jpg``: the id keeps it unique,
-    the slug keeps it readable, and neither depends on the upload's original name.
-    """
-    folder = "event" if resource is EVENT else resource.name
-    label = getattr(row, resource.label_attr, "") or ""
-    stem = f"{row.id}-{slugify(label)}"
-    if len(resource.media) > 1:
-        stem = f"{stem}-{slot.name}"
-    return f"media/{KIND_DIRS[slot.kind]}/{folder}/{stem}.{media_extension(media)}"
-
-
 MediaRef = Callable[[Resource, Any, MediaSlot, MediaFile], str | None]
 
 
@@ -201,7 +186,7 @@ def to_local(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> str | None:
 def to_document(resource: Resource, row: Any, tz: zoneinfo.ZoneInfo, media_ref: MediaRef
                 ) -> dict[str, Any]:
     """The API/archive JSON of one row; datetimes in the event's timezone with offset."""
-    doc: dict[str, Any] = {"id": row.id}
+    doc: dict[str, Any] = {"id": row.id, "uuid": row.uuid}
     for name in resource.writable:
         if name == "speaker_ids":
             doc[name] = sorted(speaker.id for speaker in row.speakers)
@@ -213,8 +198,6 @@ def to_document(resource: Resource, row: Any, tz: zoneinfo.ZoneInfo, media_ref: 
     for slot in resource.media:
         media = getattr(row, slot.name)
         doc[slot.name] = media_ref(resource, row, slot, media) if media is not None else None
-    if resource.model is ProgramSession:
-        doc["uuid"] = row.uuid
     if resource.model is Speaker:
         doc["session_ids"] = sorted(session.id for session in row.sessions)
     return doc

@@ -15,26 +15,27 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from eventport.events.archive_layout import media_path
 from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
 from eventport.events.resources import (
     EVENT,
     PROGRAM,
     MediaSlot,
     Resource,
-    archive_media_path,
+    media_extension,
     to_document,
 )
 
 
 @dataclass(frozen=True)
 class MediaEntry:
-    path: str  # inside the archive: media/images/speakers/12-ada-lovelace.jpg
+    path: str  # inside the archive: media/images/speakers/<uuid>.jpg
     storage_key: str
     kind: str
     content_type: str
     size: int
     sha256: str
-    owner: str  # "speakers/12/photo": which entity and slot it belongs to
+    owner: str  # "speakers/<uuid>/photo": which entity and slot it belongs to
 
 
 @dataclass
@@ -60,11 +61,8 @@ def take_snapshot(db: Session, event_id: int) -> EventSnapshot:
     media: dict[str, MediaEntry] = {}
 
     def media_ref(resource: Resource, row: Any, slot: MediaSlot, file: MediaFile) -> str:
-        path = archive_media_path(resource, row, slot, file)
-        owner_id = row.id
-        owner = f"event/{owner_id}/{slot.name}" if resource is EVENT else (
-            f"{resource.name}/{owner_id}/{slot.name}"
-        )
+        path = media_path(resource, row.uuid, slot, media_extension(file))
+        owner = f"{'event' if resource is EVENT else resource.name}/{row.uuid}/{slot.name}"
         media[path] = MediaEntry(path, file.storage_key, file.kind, file.content_type,
                                  file.size, file.sha256, owner)
         return path

@@ -28,8 +28,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from eventport.events.archive_layout import MANIFEST
 from eventport.imports.errors import ImportRefused
-from eventport.imports.readers.archive import MANIFEST, read_archive
+from eventport.imports.readers.archive import read_archive
 from eventport.imports.safezip import SafeZip
 
 READ_CHUNK = 1024 * 1024

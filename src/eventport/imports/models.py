@@ -16,6 +16,8 @@ class ImportJob(JobRecord, Base):
 
     format: Mapped[str | None] = mapped_column(String(32), nullable=True)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: create (a new event), update (``event_id``, set when requested), copy (fresh uuids)
+    mode: Mapped[str] = mapped_column(String(16), default="create")
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     staging_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     original_filename: Mapped[str] = mapped_column(String(255), default="")

@@ -8,7 +8,7 @@ transaction → publish media.
    (as exports do), so a redelivered message never runs it twice.
 3. The upload is read *in place* from storage (:mod:`eventport.imports.source`), through
    :class:`~eventport.imports.safezip.SafeZip` and a reader, into a validated
-   :class:`~eventport.imports.model.EventData`; every relation is checked before any write.
+   :class:`~eventport.imports.eventdata.EventData`; every relation is checked before any write.
 4. Each media file is streamed out of the zip to ``imports/<job>/media/…`` while its
    size, SHA-256 (against the manifest) and content type (sniffed from the bytes, must
    suit the slot) are checked. A dry run does the same checks and discards the bytes.
@@ -24,13 +24,8 @@ transaction → publish media.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import itertools
 import logging
-import posixpath
-import secrets
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
@@ -39,33 +34,34 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from eventport import job_lifecycle as lifecycle
-from eventport.accounts.models import User
+from eventport.accounts import service as accounts
+from eventport.accounts.models import Role, User
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
-from eventport.errors import EventportError, InvalidInput
+from eventport.errors import Conflict, EventportError, InvalidInput
 from eventport.events import service as events
-from eventport.events.media import sniff
-from eventport.events.models import Event, MediaFile
-from eventport.events.resources import ACCEPTED_TYPES, KIND_DIRS, PROGRAM, RESOURCES, slugify
+from eventport.events.models import Event
+from eventport.imports import importer
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, MediaRef
+from eventport.imports.eventdata import EventData
+from eventport.imports.importer import MODES, Staged
 from eventport.imports.models import ImportJob
-from eventport.imports.readers import check_format, read_upload, sniff_container
+from eventport.imports.readers import (
+    check_container,
+    check_format,
+    read_upload,
+    sniff_container,
+)
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
+from eventport.imports.staging import SNIFF_BYTES, publish, stage_media, staging_prefix
 from eventport.job_lifecycle import Clock, JobState, LostOwnership, new_job_id
 from eventport.storage import Storage, StorageError, get_storage
 from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
 
-PUBLISH_THREADS = 4
-SNIFF_BYTES = 8192
-
-
-def staging_prefix(job_id: str) -> str:
-    return f"imports/{job_id}/"
 
 
 # ------------------------------------------------------------------------- requesting
@@ -81,21 +77,21 @@ def create_import_job(
     format: str | None = None,
     dry_run: bool = False,
     max_bytes: int | None = None,
+    mode: str = "create",
+    event_id: int | None = None,
 ) -> ImportJob:
     """Store the upload under the job's staging key and record the job (caller commits)."""
     check_format(format)
+    check_mode(db, user, mode, event_id)
     limit = max_bytes or get_settings().import_max_bytes
     chunks = chunks_of(upload)
     head = read_head(chunks, SNIFF_BYTES)
     if not head:
         raise InvalidInput("the uploaded file is empty")
-    container = sniff_container(head)
-    wrong = format is not None and (format == "frab-xml") != (container == "xml")
-    if container is None or wrong:
-        expected = {"frab-xml": "an XML file", None: "a zip or XML file"}.get(format, "a zip")
-        raise ImportRefused(f"the upload is not {expected}")
+    check_container(format, sniff_container(head))
     job = ImportJob(id=new_job_id(), format=format, dry_run=dry_run, requested_by_id=user.id,
-                    original_filename=(filename or "upload")[:255], options={},
+                    mode=mode, options={"event_id": event_id} if mode == "update" else {},
+                    original_filename=(filename or "upload")[:255],
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],
                     result={})
     key = f"{staging_prefix(job.id)}upload"
@@ -111,6 +107,20 @@ def create_import_job(
     return job
 
 
+def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None:
+    """``update`` names an event the caller may edit; the other modes name none."""
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of: {', '.join(MODES)}")
+    if mode != "update":
+        if event_id is not None:
+            raise InvalidInput(f"event_id is only for mode=update, not mode={mode}")
+        return
+    if event_id is None:
+        raise InvalidInput("mode=update needs the event_id of the event to update")
+    accounts.require_role(db, user, event_id, Role.COORGANIZER)
+    events.get_event(db, event_id)
+
+
 def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
     """Only the requester (or an admin) sees a job; everyone else gets a 404.
     ``user=None`` is the operator (CLI)."""
@@ -122,12 +132,14 @@ def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
 
 
 def job_summary(job: ImportJob) -> dict[str, Any]:
-    result = {k: v for k, v in (job.result or {}).items() if k != "publish"}
+    result = {k: v for k, v in (job.result or {}).items() if k not in ("publish", "discard")}
     return {
         **lifecycle.summary(job),
         "format": job.format,
         "dry_run": job.dry_run,
-        "event_id": job.event_id,
+        "mode": job.mode,
+        "plan": (job.result or {}).get("plan"),
+        "event_id": job.event_id if job.event_id is not None else _target_id(job),
         "result": result,
         "original_filename": job.original_filename,
         "upload_size": job.upload_size,
@@ -152,146 +164,6 @@ class _Run(lifecycle.JobAttempt):
 def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
            stale_after: int) -> int | None:
     return lifecycle.claim(sessions, ImportJob, job_id, clock, stale_after)
-
-
-@dataclass
-class _Staged:
-    ref: MediaRef
-    key: str  # under imports/<job>/media/
-    content_type: str
-    size: int
-    sha256: str
-
-
-def _stage_media(run: _Run, storage: Storage, zf: SafeZip, data: EventData, dry_run: bool
-                 ) -> dict[str, _Staged]:
-    """Copy every media file out of the zip, checking bytes, hash and type on the way."""
-    refs = data.media()
-    total = sum(zf.info(ref.path).file_size for ref in refs)
-    done = 0
-    staged: dict[str, _Staged] = {}
-    run.progress("media", 0, total, force=True)
-    for number, ref in enumerate(refs, start=1):
-        digest = hashlib.sha256()
-        state: dict[str, Any] = {"size": 0, "type": None}
-
-        def checked(ref: MediaRef = ref, digest: Any = digest, state: dict[str, Any] = state
-                    ) -> Iterator[bytes]:
-            nonlocal done
-            pending = b""  # held back until the first bytes tell the content type
-            for chunk in zf.iter_bytes(ref.path):
-                digest.update(chunk)
-                state["size"] += len(chunk)
-                done += len(chunk)
-                if state["type"] is None:
-                    pending += chunk
-                    if len(pending) < SNIFF_BYTES:
-                        continue
-                    state["type"] = _check_type(ref, pending[:SNIFF_BYTES])
-                    chunk, pending = pending, b""
-                run.progress("media", done, total)
-                yield chunk
-            if state["type"] is None:
-                state["type"] = _check_type(ref, pending)
-                yield pending
-
-        key = f"{staging_prefix(run.job_id)}media/{number:06d}"
-        chunks = checked()
-        first = next(chunks, b"")  # the generator yields only once the type is known
-        if dry_run:
-            for _ in chunks:
-                pass
-        else:
-            storage.put_stream(key, itertools.chain([first], chunks),
-                               content_type=state["type"] or "application/octet-stream",
-                               metadata={"import_job": run.job_id})
-        size, sha = state["size"], digest.hexdigest()
-        if (ref.size is not None and size != ref.size) or (ref.sha256 and sha != ref.sha256):
-            raise ImportRefused(f"{ref.path} does not match manifest.json (size or SHA-256 "
-                                "differs); the archive was altered or damaged")
-        staged[ref.path] = _Staged(ref, key, state["type"], size, sha)
-    return staged
-
-
-def _check_type(ref: MediaRef, head: bytes) -> str:
-    content_type = sniff(head) if head else None
-    accepted = ACCEPTED_TYPES[ref.kind]
-    if content_type not in accepted:
-        raise ImportRefused(
-            f"{ref.where}: {ref.path} holds {content_type or 'data of an unknown type'}, "
-            f"not an accepted {ref.kind.value} ({', '.join(accepted)})")
-    return content_type  # type: ignore[return-value]
-
-
-def _final_key(event_id: int, ref: MediaRef, number: int) -> str:
-    stem, ext = posixpath.splitext(posixpath.basename(ref.path))
-    ext = ext[1:].lower() if ext[1:].isalnum() and len(ext) <= 9 else "bin"
-    return (f"events/{event_id}/media/{KIND_DIRS[ref.kind]}/"
-            f"{secrets.token_hex(8)}-{number}-{slugify(stem, 40)}.{ext}")
-
-
-def _write(db: Session, owner: User, data: EventData, staged: dict[str, _Staged],
-           keep_identifier: bool) -> tuple[Event, list[tuple[str, str]]]:
-    """Create the event and all rows (caller commits); returns the media to publish."""
-    values = dict(data.event.values)
-    values["identifier"] = data.identifier if keep_identifier else None
-    event = events.create_event(db, owner, values)
-    publish: list[tuple[str, str]] = []
-
-    def attach(row: Any, item: ItemData) -> None:
-        for slot_name, ref in item.media.items():
-            stage = staged[ref.path]
-            key = _final_key(event.id, ref, len(publish) + 1)
-            media = MediaFile(event_id=event.id, kind=ref.kind.value, storage_key=key,
-                              content_type=stage.content_type, size=stage.size,
-                              sha256=stage.sha256,
-                              original_filename=posixpath.basename(ref.path)[:255])
-            db.add(media)
-            db.flush()
-            setattr(row, slot_name, media)
-            publish.append((stage.key, key))
-
-    attach(event, data.event)
-    ids: dict[str, dict[int, int]] = {}
-    for resource in PROGRAM:
-        mapping = ids.setdefault(resource.name, {})
-        for item in data.items[resource.name]:
-            row_values = dict(item.values)
-            for attr, target in resource.references.items():
-                if row_values.get(attr) is not None:
-                    row_values[attr] = ids[target][row_values[attr]]
-            if "speaker_ids" in row_values:
-                row_values["speaker_ids"] = [ids["speakers"][s]
-                                             for s in row_values["speaker_ids"]]
-            try:
-                row = events.create_item(db, RESOURCES[resource.name], event, row_values)
-            except EventportError as exc:
-                raise ImportRefused(f"{item.where}: {exc.detail}") from None
-            if item.uuid:
-                row.uuid = item.uuid
-            attach(row, item)
-            mapping[item.source_id] = row.id
-    db.flush()
-    return event, publish
-
-
-def _publish(run: _Run, storage: Storage, publish: list[tuple[str, str]]) -> None:
-    """Move staged media to their final keys (idempotent: a retry skips what moved).
-
-    A move is a rename on local disk and a server-side copy on object stores: no media
-    byte passes through the worker a second time.
-    """
-    run.progress("publishing", 0, len(publish), force=True)
-
-    def copy(pair: tuple[str, str]) -> None:
-        source, target = pair
-        if not storage.exists(target):
-            storage.move(source, target)
-
-    # Server-side copies are latency-bound: a few in flight hide the round trips.
-    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS) as pool:
-        for done, _ in enumerate(pool.map(copy, publish), start=1):
-            run.progress("publishing", done, len(publish))
 
 
 def discard_upload(job: ImportJob, storage: Storage | None = None) -> None:
@@ -337,24 +209,26 @@ def run_import(
     with sessions() as db:
         job = db.get(ImportJob, job_id)
         assert job is not None
-        fmt, dry_run, key = job.format, job.dry_run, job.staging_key
-        owner_id, event_id = job.requested_by_id, job.event_id
+        view = _JobView(job.staging_key, job.format, job.dry_run, job.mode or "create",
+                        job.requested_by_id, job.event_id, _target_id(job))
         previous = dict(job.result or {})
     run = _Run(job_id, attempt, sessions, clock, on_progress)
     try:
-        if event_id is not None and previous.get("publish") is not None:
+        if view.event_id is not None and previous.get("publish") is not None:
             # A worker died after the commit: only the publishing is left to do.
-            _publish(run, storage, [tuple(p) for p in previous["publish"]])  # type: ignore[misc]
+            publish(run.progress, storage,
+                    [tuple(p) for p in previous["publish"]])  # type: ignore[misc]
+            events.discard_objects(storage, list(previous.get("discard") or []))
             _cleanup(storage, job_id)
-            result = {k: v for k, v in previous.items() if k != "publish"}
+            result = {k: v for k, v in previous.items() if k not in ("publish", "discard")}
             run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
             return JobState.SUCCEEDED.value
         if attempt > lifecycle.MAX_ATTEMPTS:
             raise ImportRefused(f"the worker running this import stopped {attempt - 1} times")
-        if key is None:
+        if view.key is None:
             raise ImportRefused("the job has no uploaded file")
         storage.delete_prefix(f"{staging_prefix(job_id)}media/")  # an earlier attempt's
-        return _run_fresh(run, storage, key, fmt, dry_run, owner_id, limits)
+        return _run_fresh(run, storage, view, limits)
     except LostOwnership:
         log.warning("import %s: taken over by another worker; stopping", job_id)
         return None
@@ -367,59 +241,126 @@ def run_import(
         return JobState.FAILED.value
 
 
-def _run_fresh(run: _Run, storage: Storage, key: str, fmt: str | None, dry_run: bool,
-               owner_id: int | None, limits: ZipLimits | None) -> str:
+def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | None) -> str:
     run.progress("reading", 0, 1, force=True)
-    source: IO[bytes] = open_stored(storage, key)
+    source: IO[bytes] = open_stored(storage, str(job.key))
     zf: SafeZip | None = None
     try:
-        data, zf = read_upload(source, fmt, limits)
+        data, zf = read_upload(source, job.format, limits)
         run.progress("reading", 1, 1)
-        staged = (_stage_media(run, storage, zf, data, dry_run) if zf is not None else {})
+        if job.mode == "copy":
+            importer.give_fresh_uuids(data)
+        skip: set[str] = set()
+        if job.mode == "update" and zf is not None:
+            with run.sessions() as db:
+                skip = importer.unchanged_media(db, _target(db, job).id, data)
+        staged = (stage_media(run.job_id, run.progress, storage, zf, data, job.dry_run, skip)
+                  if zf is not None else {})
     finally:
         if zf is not None:
             zf.close()
         source.close()
-    counts = data.counts()
-    result: dict[str, Any] = {"format": data.format, "counts": counts,
-                              "media_bytes": sum(s.size for s in staged.values())}
+    result: dict[str, Any] = {"format": data.format, "counts": data.counts(), "mode": job.mode,
+                              "media_bytes": sum(s.size for s in staged.values() if s.key)}
     warnings = list(data.warnings)
-    if dry_run:
+    if job.dry_run:
+        with run.sessions() as db:
+            result["plan"] = _plan(db, job, data, staged).as_dict()
         _cleanup(storage, run.job_id)
         run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
-                warnings=warnings)
+                   warnings=warnings)
         return JobState.SUCCEEDED.value
+    written = _save(run, job, data, staged, result, warnings)
+    _publish_written(run, storage, job, written)
+    _cleanup(storage, run.job_id)
+    run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
+               warnings=warnings)
+    return JobState.SUCCEEDED.value
 
-    run.progress("saving", 0, sum(counts.values()), force=True)
+
+@dataclass(frozen=True)
+class _JobView:
+    """What a worker needs of the job row, read once."""
+
+    key: str | None
+    format: str | None
+    dry_run: bool
+    mode: str
+    owner_id: int | None
+    event_id: int | None  # set by the commit that wrote the rows
+    target_id: int | None  # mode=update: the event to update
+
+
+def _target_id(job: ImportJob) -> int | None:
+    value = (job.options or {}).get("event_id")
+    return value if isinstance(value, int) else None
+
+
+def _target(db: Session, job: _JobView) -> Event:
+    event = db.get(Event, job.target_id) if job.target_id is not None else None
+    if event is None:
+        raise ImportRefused("the event to update no longer exists")
+    return event
+
+
+def _plan(db: Session, job: _JobView, data: EventData, staged: dict[str, Staged]
+          ) -> importer.Plan:
+    """The plan, after the checks that refuse an import before anything is written."""
+    if job.mode == "update":
+        event = _target(db, job)
+        taken = importer.uuid_taken_elsewhere(db, event.id, data)
+    else:
+        if job.mode == "create":
+            importer.refuse_existing(db, data)
+        taken = importer.uuid_taken_elsewhere(db, None, data)
+    if taken:
+        raise Conflict(f"{taken} belongs to another event on this server (uuids are unique "
+                       "per server); import with mode=copy to give everything new uuids")
+    if job.mode == "update":
+        return importer.plan(db, event, data, staged)
+    return importer.creation_plan(data)
+
+
+def _record(db: Session, run: _Run, event: Event, result: dict[str, Any],
+            warnings: list[str], written: importer.Written) -> None:
+    """The job learns its event and publish list in the transaction that writes them."""
+    done = db.execute(
+        update(ImportJob)
+        .where(ImportJob.id == run.job_id, ImportJob.attempts == run.attempt,
+               ImportJob.state == JobState.RUNNING.value)
+        .values(event_id=event.id, progress_stage="publishing", heartbeat_at=run.clock(),
+                warnings=warnings,
+                result={**result, "publish": [list(p) for p in written.publish],
+                        "discard": written.discard})
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        db.rollback()
+        raise LostOwnership(run.job_id)
+
+
+def _save(run: _Run, job: _JobView, data: EventData, staged: dict[str, Staged],
+          result: dict[str, Any], warnings: list[str]) -> importer.Written:
+    """One transaction: the plan, the rows, the job's record of them."""
+    run.progress("saving", 0, sum(data.counts().values()), force=True)
     keep = bool(data.identifier)
-    with run.sessions() as check:
-        if keep and check.scalar(select(Event.id).where(Event.identifier == data.identifier)):
-            keep = False
-    if data.identifier and not keep:
-        warnings.append(f"identifier {data.identifier!r} is already used on this server; "
-                        "the event got a new one")
     for retry in (False, True):
         with run.sessions() as db:
-            owner = db.get(User, owner_id) if owner_id is not None else None
+            owner = db.get(User, job.owner_id) if job.owner_id is not None else None
             if owner is None:
                 raise ImportRefused("the user who requested this import no longer exists")
+            the_plan = _plan(db, job, data, staged)
+            result["plan"] = the_plan.as_dict()
             try:
-                event, publish = _write(db, owner, data, staged, keep)
-                result["event_identifier"] = event.identifier
-                # The job learns its event in the same transaction that creates it.
-                done = db.execute(
-                    update(ImportJob)
-                    .where(ImportJob.id == run.job_id, ImportJob.attempts == run.attempt,
-                           ImportJob.state == JobState.RUNNING.value)
-                    .values(event_id=event.id, progress_stage="publishing",
-                            heartbeat_at=run.clock(), warnings=warnings,
-                            result={**result, "publish": [list(p) for p in publish]})
-                )
-                if done.rowcount != 1:  # type: ignore[attr-defined]
-                    db.rollback()
-                    raise LostOwnership(run.job_id)
+                if job.mode == "update":
+                    written = importer.apply(db, _target(db, job), data, staged, the_plan,
+                                             warnings)
+                else:
+                    keep = keep and _identifier_free(db, data, warnings)
+                    written = importer.create(db, owner, data, staged, keep)
+                result["event_identifier"] = written.event.identifier
+                _record(db, run, written.event, result, warnings, written)
                 db.commit()
-                break
+                return written
             except IntegrityError:
                 db.rollback()
                 if retry or not keep:
@@ -428,25 +369,39 @@ def _run_fresh(run: _Run, storage: Storage, key: str, fmt: str | None, dry_run: 
                 keep = False
                 warnings.append(f"identifier {data.identifier!r} was taken meanwhile; the "
                                 "event got a new one")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _identifier_free(db: Session, data: EventData, warnings: list[str]) -> bool:
+    if db.scalar(select(Event.id).where(Event.identifier == data.identifier)):
+        warnings.append(f"identifier {data.identifier!r} is already used on this server; "
+                        "the event got a new one")
+        return False
+    return True
+
+
+def _publish_written(run: _Run, storage: Storage, job: _JobView,
+                     written: importer.Written) -> None:
     try:
-        _publish(run, storage, publish)
+        publish(run.progress, storage, written.publish)
     except LostOwnership:
         raise
     except Exception as exc:
+        log.exception("import %s: publishing media failed", run.job_id)
+        if job.mode == "update":
+            raise ImportRefused(f"media could not be stored ({_user_message(exc)}); the "
+                                "event's data was updated but some of its media are "
+                                "missing: import again to complete it") from None
         # Rows are committed but media could not be made live: undo the event rather
         # than leave one with holes, and say why.
-        log.exception("import %s: publishing media failed", run.job_id)
         with run.sessions() as db:
-            event_row = db.get(Event, event.id)
+            event_row = db.get(Event, written.event.id)
             keys = events.delete_event(db, event_row) if event_row else []
             db.commit()
         events.discard_objects(storage, keys)
         raise ImportRefused(f"media could not be stored ({_user_message(exc)}); nothing "
                             "was imported") from None
-    _cleanup(storage, run.job_id)
-    run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
-            warnings=warnings)
-    return JobState.SUCCEEDED.value
+    events.discard_objects(storage, written.discard)
 
 
 # ------------------------------------------------------------------- stale recovery

@@ -17,6 +17,7 @@ from eventport.api.deps import Db
 from eventport.errors import NotFound, TooManyRequests
 from eventport.events import service as events
 from eventport.imports import service as imports
+from eventport.imports.readers import READERS
 from eventport.web import account_pages, event_pages, program_pages, team_pages
 from eventport.web import session as web_session
 from eventport.web.pages import (
@@ -35,9 +36,7 @@ router = page_router()
 #: Import formats the API accepts (DESIGN.md); empty means "detect from the file".
 IMPORT_FORMATS = (
     ("", "Detect from the file"),
-    ("archive", "Eventport archive (.zip)"),
-    ("open-event", "Open Event export (.zip)"),
-    ("frab-xml", "frab / Pentabarf schedule.xml"),
+    *((reader.identifier, reader.label) for reader in READERS.values()),
 )
 MEDIA_TYPES = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}
 

@@ -2,10 +2,13 @@
 
 Layout, in the order it is written (stable, so the bytes are deterministic)::
 
-    event.json, sessions.json, speakers.json, … (the API's GET shapes)
+    event.json, sessions.json, speakers.json, … (the API's GET shapes, uuids for ids)
     schedule/schedule.xml, schedule/schedule.json, schedule/event.ics, schedule/event.xcs
-    media/<kind>/<owner>/<id>-<slug>.<ext>        (streamed from storage)
+    media/<kind>/<owner>/<uuid>.<ext>             (streamed from storage)
     manifest.json                                 (last: sizes + SHA-256 of all the above)
+
+The layout itself (names, order, version, the portable form of documents) lives in
+:mod:`eventport.events.archive_layout`, shared with the reader.
 
 The schedule files come from the other registered exporters, so the archive always
 carries exactly what the feeds serve. Media the options leave out are set to ``null`` in
@@ -24,6 +27,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
+from eventport.events.archive_layout import (
+    DOCUMENT_ORDER,
+    FORMAT_NAME,
+    MEDIA_KINDS,
+    SCHEDULE_FILES,
+    VERSION,
+    portable_documents,
+)
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -34,30 +45,6 @@ from eventport.exports.registry import (
 from eventport.exports.snapshot import EventSnapshot, MediaEntry
 from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 
-FORMAT_NAME = "eventport-archive"
-FORMAT_VERSION = 1
-MEDIA_KINDS = ("image", "document", "audio", "video")
-
-#: Documents in the order DESIGN.md lists them; any other document follows, sorted.
-DOCUMENT_ORDER = (
-    "sessions",
-    "speakers",
-    "tracks",
-    "session_types",
-    "microlocations",
-    "sponsors",
-    "social_links",
-    "forms",
-)
-
-#: archive path -> (exporter identifier, content type)
-SCHEDULE_FILES = (
-    ("schedule/schedule.xml", "pentabarf", "application/xml"),
-    ("schedule/schedule.json", "frab-json", "application/json"),
-    ("schedule/event.ics", "ical", "text/calendar"),
-    ("schedule/event.xcs", "xcal", "application/calendar+xml"),
-)
-
 #: Check for cancellation (and report progress) at least this often while copying media.
 _CHECK_EVERY_BYTES = 8 * 1024 * 1024
 #: Existence checks in flight before the copy (latency-bound HEAD requests on clouds).
@@ -67,11 +54,9 @@ _LOOKUP_THREADS = 8
 def _drop_excluded_media(
     snapshot: EventSnapshot, excluded: set[str]
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Documents with references to left-out media set to ``None`` (copies; the snapshot stays)."""
-    if not excluded:
-        return snapshot.event, snapshot.documents
-    event = copy.deepcopy(snapshot.event)
-    documents = copy.deepcopy(snapshot.documents)
+    """Portable documents with left-out media set to ``None`` (copies; the snapshot stays)."""
+    event, documents = portable_documents(copy.deepcopy(snapshot.event),
+                                          copy.deepcopy(snapshot.documents))
     for doc in (event, *(d for docs in documents.values() for d in docs)):
         for key, value in doc.items():
             if isinstance(value, str) and value in excluded:
@@ -154,11 +139,11 @@ class ArchiveExporter(Exporter):
         ctx.progress("manifest", 0, 1)
         manifest = {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": VERSION,
             # No version number: the bytes must not change with an upgrade (DESIGN.md).
             "generator": "eventport",
             "event": {
-                "id": snapshot.event["id"],
+                "uuid": snapshot.event.get("uuid"),
                 "identifier": snapshot.event.get("identifier"),
                 "name": snapshot.event.get("name"),
             },

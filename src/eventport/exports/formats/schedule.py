@@ -37,6 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from eventport.events.archive_layout import relabel
 from eventport.events.models import SessionState
 from eventport.exports.registry import ExportContext
 from eventport.exports.snapshot import EventSnapshot
@@ -289,7 +290,7 @@ def _person(doc: dict[str, Any], identifier: str) -> Person:
     return Person(
         id=int(doc["id"]),
         name=clean_text(doc.get("name")),
-        guid=derived_uuid(identifier, "speakers", doc["id"]),
+        guid=_guid(doc, identifier, "speakers"),
         biography=clean_text(doc.get("short_biography") or doc.get("long_biography")),
         organisation=clean_text(doc.get("organisation")),
         position=clean_text(doc.get("position")),
@@ -308,9 +309,28 @@ def _links(doc: dict[str, Any]) -> tuple[Link, ...]:
     return tuple(found)
 
 
-def _session_guid(doc: dict[str, Any], identifier: str) -> str:
+def _guid(doc: dict[str, Any], identifier: str, kind: str) -> str:
+    """The entity's uuid (what a frab ``guid`` is); derived only for uuid-less documents."""
     value = str(doc.get("uuid") or "")
-    return value.lower() if is_uuid(value) else derived_uuid(identifier, "sessions", doc["id"])
+    return value.lower() if is_uuid(value) else derived_uuid(identifier, kind, doc["id"])
+
+
+def stable_number(key: str) -> int:
+    """A positive 31-bit number from an entity's uuid: the integer ``id`` frab's formats
+    want, the same on every server the event moves to (apps key favourites by it)."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF or 1
+
+
+def _number(doc: dict[str, Any]) -> int:
+    value = str(doc.get("uuid") or "")
+    return stable_number(value.lower()) if is_uuid(value) else int(doc["id"])
+
+
+def numbered(snapshot: EventSnapshot) -> EventSnapshot:
+    """The snapshot with every database id (own and referenced) replaced by the stable
+    number of the entity's uuid: schedule files then say nothing local to this server."""
+    event, documents = relabel(snapshot.event, snapshot.documents, _number, keep_id=True)
+    return EventSnapshot(event=event, documents=documents, media=snapshot.media)
 
 
 def _session_slug(acronym: str, doc: dict[str, Any]) -> str:
@@ -339,10 +359,11 @@ def _unscheduled_reason(doc: dict[str, Any], start: dt.datetime | None,
 def _version(snapshot: EventSnapshot, slots: list[Slot]) -> str:
     """A short digest of what the schedule shows, so apps can tell a changed program."""
     digest = hashlib.sha256()
-    digest.update(json.dumps(snapshot.event, sort_keys=True, default=str).encode())
+    event = {key: value for key, value in snapshot.event.items() if key != "id"}
+    digest.update(json.dumps(event, sort_keys=True, default=str).encode())
     for name in ("microlocations", "tracks", "session_types", "speakers"):
-        digest.update(json.dumps(snapshot.documents.get(name, []), sort_keys=True,
-                                 default=str).encode())
+        docs = sorted(snapshot.documents.get(name, []), key=lambda doc: doc["id"])
+        digest.update(json.dumps(docs, sort_keys=True, default=str).encode())
     for slot in slots:
         digest.update(repr(slot).encode())
     return digest.hexdigest()[:12]
@@ -374,9 +395,11 @@ def _event_dates(event: dict[str, Any], tz: zoneinfo.ZoneInfo) -> list[dt.date]:
 class _SlotMaker:
     """Turns session documents into :class:`Slot` s, sharing rooms, tracks and people."""
 
-    def __init__(self, snapshot: EventSnapshot, ctx: ExportContext) -> None:
+    def __init__(self, snapshot: EventSnapshot, ctx: ExportContext,
+                 local_ids: dict[int, int]) -> None:
         event = snapshot.event
         self.ctx = ctx
+        self.local_ids = local_ids  # stable number -> database id, for warnings
         self.tz = snapshot.timezone
         self.identifier = str(event.get("identifier") or event.get("id"))
         self.acronym = conference_acronym(self.identifier)
@@ -392,7 +415,7 @@ class _SlotMaker:
     def _room(self, doc: dict[str, Any]) -> Room:
         return Room(
             id=int(doc["id"]), name=clean_text(doc.get("name")),
-            guid=derived_uuid(self.identifier, "rooms", doc["id"]),
+            guid=_guid(doc, self.identifier, "rooms"),
             position=int(doc.get("position") or 0),
             latitude=doc.get("latitude"), longitude=doc.get("longitude"),
         )
@@ -404,7 +427,7 @@ class _SlotMaker:
                 if speaker_id not in self.persons:
                     self.persons[speaker_id] = _person(self.people[speaker_id], self.identifier)
                 speakers.append(self.persons[speaker_id])
-        return tuple(speakers)
+        return tuple(sorted(speakers, key=lambda p: (p.name, p.id)))  # an order that travels
 
     def slot(self, doc: dict[str, Any]) -> Slot | None:
         """The session's slot, or ``None`` (with a warning) when it cannot be placed."""
@@ -416,12 +439,13 @@ class _SlotMaker:
                    + dt.timedelta(minutes=int(session_type["length"]))).astimezone(self.tz)
         reason = _unscheduled_reason(doc, start, end, self.rooms)
         if reason is not None or start is None or end is None:
-            self.ctx.warn({"type": "unscheduled_session", "session_id": doc["id"],
+            self.ctx.warn({"type": "unscheduled_session",
+                           "session_id": self.local_ids.get(doc["id"], doc["id"]),
                            "title": clean_text(doc.get("title")), "reason": reason})
             return None
         return Slot(
             id=int(doc["id"]),
-            guid=_session_guid(doc, self.identifier),
+            guid=_guid(doc, self.identifier, "sessions"),
             title=clean_text(doc.get("title")),
             subtitle=clean_text(doc.get("subtitle")),
             abstract=clean_text(doc.get("short_abstract")),
@@ -468,8 +492,10 @@ def _days(event: dict[str, Any], tz: zoneinfo.ZoneInfo, slots: list[Slot]) -> li
 def build_schedule(snapshot: EventSnapshot, ctx: ExportContext,
                    states: frozenset[str] | None = None) -> Schedule:
     """The schedule of a snapshot; warns once per selected session it has to leave out."""
+    local_ids = {_number(doc): doc["id"] for doc in snapshot.documents.get("sessions", [])}
+    snapshot = numbered(snapshot)
     event = snapshot.event
-    maker = _SlotMaker(snapshot, ctx)
+    maker = _SlotMaker(snapshot, ctx, local_ids)
     states = selected_states(ctx) if states is None else states
     sessions = snapshot.documents.get("sessions", [])
     slots: list[Slot] = []

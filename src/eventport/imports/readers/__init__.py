@@ -1,78 +1,129 @@
-"""Readers: one per import format, each turning an upload into :class:`EventData`.
+"""Readers: one per import format, registered once, each turning an upload into
+:class:`EventData`.
+
+The registry (:data:`READERS`: identifier, label, container, detect, read) is what the
+API, the web page, the CLI and the OpenAPI description enumerate, as the exporter
+registry is for exports. The format is decided once, here: taken from the request, or
+detected from the first bytes (zip, XML, JSON) and, for zips, from the names inside.
 
 Readers are pure (the design's rule): they read the upload they are handed and do no
-database or network I/O. The format is taken from the request or detected here from the
-first bytes and, for zips, from the names inside.
+database or network I/O.
 """
 
 from __future__ import annotations
 
-from typing import IO
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
 
+from eventport.events.archive_layout import MANIFEST
+from eventport.events.resources import PROGRAM
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData
-from eventport.imports.readers.archive import MANIFEST, read_archive
+from eventport.imports.eventdata import EventData
+from eventport.imports.readers.archive import read_archive
+from eventport.imports.readers.frab_json import read_frab_json
 from eventport.imports.readers.frab_xml import read_frab_xml
 from eventport.imports.readers.open_event import locate_documents, read_open_event
 from eventport.imports.safezip import SafeZip, ZipLimits
+from eventport.naming import derived_uuid
 
-FORMATS = ("archive", "open-event", "frab-xml")
-ZIP_FORMATS = ("archive", "open-event")
+
+@dataclass(frozen=True)
+class Reader:
+    identifier: str
+    label: str
+    container: str  # "zip", "xml" or "json": what the first bytes must be
+    detect: Callable[[Any], bool]  # zips: given the SafeZip; others: always True
+    read: Callable[[Any], EventData]  # zips: the SafeZip; others: the file's bytes
+
+
+READERS: dict[str, Reader] = {reader.identifier: reader for reader in (
+    Reader("archive", "Eventport archive (.zip)", "zip", lambda zf: MANIFEST in zf,
+           read_archive),
+    Reader("open-event", "Open Event export (.zip)", "zip",
+           lambda zf: locate_documents(zf) is not None, read_open_event),
+    Reader("frab-xml", "frab / Pentabarf schedule.xml", "xml", lambda _: True, read_frab_xml),
+    Reader("frab-json", "frab / pretalx schedule.json", "json", lambda _: True,
+           read_frab_json),
+)}
+FORMATS = tuple(READERS)
 
 
 def sniff_container(head: bytes) -> str | None:
-    """``"zip"`` or ``"xml"`` from the first bytes, or None."""
+    """``"zip"``, ``"xml"`` or ``"json"`` from the first bytes, or None."""
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
         return "xml"
+    if text.startswith(b"{"):
+        return "json"
     return None
 
 
 def check_format(fmt: str | None) -> str | None:
-    if fmt is not None and fmt not in FORMATS:
-        raise ImportRefused(f"unknown import format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt is not None and fmt not in READERS:
+        raise ImportRefused(f"unknown import format {fmt!r}; use one of: {', '.join(FORMATS)}")
     return fmt
 
 
+def check_container(fmt: str | None, container: str | None) -> None:
+    """Refuse an upload whose first bytes cannot be the (named or any) format."""
+    if container is not None and (fmt is None or READERS[fmt].container == container):
+        return
+    expected = {"zip": "a zip", "xml": "an XML file", "json": "a JSON file"}
+    what = expected[READERS[fmt].container] if fmt else "a zip, XML or JSON file"
+    raise ImportRefused(f"the upload is not {what}")
+
+
 def detect_zip_format(zf: SafeZip) -> str:
-    if MANIFEST in zf:
-        return "archive"
-    if locate_documents(zf) is not None:
-        return "open-event"
+    for reader in READERS.values():
+        if reader.container == "zip" and reader.detect(zf):
+            return reader.identifier
     raise ImportRefused("the zip is neither an Eventport archive (no manifest.json) nor an "
                         "Open Event export (no 'event' document)")
 
 
+def assign_uuids(data: EventData) -> EventData:
+    """Every entity the source gave no uuid gets one derived from the source's identity
+    (format, conference, kind, the source's own id): re-reading the same source — or its
+    next version — gives the same uuids, so an import can update instead of duplicate."""
+    name = data.event.values.get("name")
+    conference = data.identifier or name or "event"
+    if data.event.uuid is None:
+        data.event.uuid = derived_uuid(data.format, conference, "event")
+    for resource in PROGRAM:
+        for item in data.items[resource.name]:
+            if item.uuid is None:
+                item.uuid = derived_uuid(data.format, conference, resource.name, item.source_id)
+    return data
+
+
 def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None
                 ) -> tuple[EventData, SafeZip | None]:
-    """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from."""
+    """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from.
+
+    Every entity of the result has a uuid (the source's, or one derived from it)."""
     check_format(fmt)
     head = file.read(512)
     file.seek(0)
     container = sniff_container(head)
-    if fmt is None:
-        if container is None:
-            raise ImportRefused("cannot tell the file's format: it is neither a zip nor "
-                                "XML; name the format (archive, open-event, frab-xml)")
-        fmt = "frab-xml" if container == "xml" else None
-    if fmt == "frab-xml":
+    check_container(fmt, container)
+    if container != "zip":
         limit = (limits or ZipLimits()).max_document_bytes
         content = file.read(limit + 1)
         if len(content) > limit:
-            raise ImportRefused(f"schedule.xml is larger than {limit} bytes")
-        return read_frab_xml(content), None
-    if container != "zip":
-        raise ImportRefused(f"a {fmt or 'zip'} import must be a zip file")
+            raise ImportRefused(f"the {container} file is larger than {limit} bytes")
+        reader = READERS[fmt or next(r for r in READERS if READERS[r].container == container)]
+        return assign_uuids(reader.read(content)), None
     zf = SafeZip(file, limits)
     try:
-        fmt = fmt or detect_zip_format(zf)
-        data = read_archive(zf) if fmt == "archive" else read_open_event(zf)
+        data = READERS[fmt or detect_zip_format(zf)].read(zf)
     except BaseException:
         zf.close()
         raise
-    return data, zf
+    return assign_uuids(data), zf
 
 
-__all__ = ["FORMATS", "EventData", "detect_zip_format", "read_upload", "sniff_container"]
+__all__ = ["FORMATS", "READERS", "EventData", "Reader", "check_container", "check_format",
+           "detect_zip_format", "read_upload", "sniff_container"]

@@ -1,8 +1,11 @@
-"""Reader of Eventport's own archive (format ``eventport-archive``, version 1).
+"""Reader of Eventport's own archive (format ``eventport-archive``, versions 1 and 2).
 
-The archive is what :mod:`eventport.exports.formats.archive` writes: ``manifest.json``
-listing every entry with size and SHA-256, one JSON document per resource in the API's
-GET shape, media fields holding archive paths. Because it is our own format the reader
+The archive is what :mod:`eventport.exports.formats.archive` writes, laid out as
+:mod:`eventport.events.archive_layout` says: ``manifest.json`` listing every entry with
+size and SHA-256, one JSON document per resource in the API's GET shape, media fields
+holding archive paths. Version 2 references entities by ``uuid``; version 1 by the
+writing server's ids (its entities get uuids derived from those, so re-reading the same
+v1 archive gives the same uuids). Because it is our own format the reader
 is strict — a field it does not know, an entry the manifest does not list, a hash that
 does not match, a version newer than this code: each refuses the import, since any of
 them would mean silently losing something.
@@ -14,38 +17,37 @@ import json
 import re
 from typing import Any
 
+from eventport.events.archive_layout import (
+    EVENT_DOCUMENT,
+    FORMAT_NAME,
+    MANIFEST,
+    READABLE_VERSIONS,
+    document_names,
+)
 from eventport.events.models import MediaKind
 from eventport.events.resources import EVENT, KIND_DIRS, PROGRAM, Resource
 from eventport.events.schemas import IDENTIFIER_PATTERN
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, MediaRef, validate_fields
+from eventport.imports.eventdata import EventData, ItemData, MediaRef, singular, validate_fields
 from eventport.imports.safezip import SafeZip
+from eventport.naming import derived_uuid, is_uuid, normal_uuid
 
-FORMAT = "eventport-archive"
-VERSION = 1
-MANIFEST = "manifest.json"
-EVENT_DOCUMENT = "event.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_UUID = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 
 
-def document_names() -> list[str]:
-    """Every JSON document a v1 archive must contain."""
-    return [EVENT_DOCUMENT, *(f"{r.document_name}.json" for r in PROGRAM)]
-
-
-def _read_manifest(zf: SafeZip) -> dict[str, dict[str, Any]]:
+def _read_manifest(zf: SafeZip) -> tuple[int, dict[str, dict[str, Any]]]:
     if MANIFEST not in zf:
         raise ImportRefused("manifest.json is missing: this is not an Eventport archive")
     manifest = _load_json(zf.read(MANIFEST), MANIFEST)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ImportRefused(f"manifest.json: format is not {FORMAT!r}")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise ImportRefused(f"manifest.json: format is not {FORMAT_NAME!r}")
     version = manifest.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ImportRefused(f"manifest.json: invalid version {version!r}")
-    if version > VERSION:
+    if version not in READABLE_VERSIONS:
         raise ImportRefused(f"this archive is version {version}, made by a newer Eventport; "
-                            f"this server reads version {VERSION}. Upgrade it, then import.")
+                            f"this server reads versions {READABLE_VERSIONS[0]} to "
+                            f"{READABLE_VERSIONS[-1]}. Upgrade it, then import.")
     files = manifest.get("files")
     if not isinstance(files, list):
         raise ImportRefused("manifest.json: 'files' must be a list")
@@ -75,7 +77,7 @@ def _read_manifest(zf: SafeZip) -> dict[str, dict[str, Any]]:
     for name in zf.names():
         if name != MANIFEST and name not in listed:
             raise ImportRefused(f"{name} is in the archive but not listed in manifest.json")
-    return listed
+    return version, listed
 
 
 def _load_json(data: bytes, name: str) -> Any:
@@ -98,17 +100,13 @@ def _media(zf: SafeZip, listed: dict[str, dict[str, Any]], value: Any, kind: Med
 
 
 def _item(zf: SafeZip, listed: dict[str, dict[str, Any]], resource: Resource,
-          doc: Any, where: str) -> ItemData:
-    if not isinstance(doc, dict):
-        raise ImportRefused(f"{where}: not a JSON object")
+          doc: dict[str, Any], where: str) -> ItemData:
     source_id = doc.get("id")
     if not isinstance(source_id, int) or isinstance(source_id, bool):
         raise ImportRefused(f"{where}: id must be an integer")
-    extra = {"id"} | {slot.name for slot in resource.media}
+    extra = {"id", "uuid"} | {slot.name for slot in resource.media}
     if resource is EVENT:
         extra.add("identifier")
-    if resource.name == "sessions":
-        extra.add("uuid")
     if resource.name == "speakers":
         extra.add("session_ids")  # derived from sessions' speaker_ids; not written twice
     unknown = sorted(set(doc) - set(resource.writable) - extra)
@@ -123,20 +121,77 @@ def _item(zf: SafeZip, listed: dict[str, dict[str, Any]], resource: Resource,
         if ref is not None:
             media[slot.name] = ref
     uuid = doc.get("uuid")
-    if uuid is not None and not (isinstance(uuid, str) and _UUID.match(uuid)):
+    if uuid is not None and not is_uuid(uuid):
         raise ImportRefused(f"{where}: uuid {uuid!r} is not a UUID")
-    return ItemData(source_id, where, values, media, uuid)
+    return ItemData(source_id, where, values, media, normal_uuid(uuid) if uuid else None)
+
+
+def _objects(docs: Any, name: str) -> list[dict[str, Any]]:
+    if not isinstance(docs, list):
+        raise ImportRefused(f"{name} must be a JSON list")
+    for index, doc in enumerate(docs, start=1):
+        if not isinstance(doc, dict):
+            raise ImportRefused(f"{name} entry {index}: not a JSON object")
+    return docs
+
+
+def _lookup(ids: dict[str, int], value: Any, where: str, kind: str) -> int:
+    if not isinstance(value, str) or value not in ids:
+        raise ImportRefused(f"{where}: {kind} {value!r} does not exist")
+    return ids[value]
+
+
+def _number_v2(event: dict[str, Any], docs: dict[str, list[dict[str, Any]]]) -> None:
+    """Version 2 refers by uuid: give each document a reader-local id (its position) and
+    translate every reference to it, so the rest of the import is the same for v1 and v2."""
+    ids: dict[str, dict[str, int]] = {}
+    for resource in PROGRAM:
+        known = ids.setdefault(resource.name, {})
+        for index, doc in enumerate(docs[resource.name], start=1):
+            where = f"{resource.document_name}.json entry {index}"
+            if "id" in doc or not is_uuid(doc.get("uuid")):
+                raise ImportRefused(f"{where}: a version 2 document has a uuid and no id")
+            if doc["uuid"] in known:
+                raise ImportRefused(f"{where}: uuid {doc['uuid']} appears twice")
+            known[doc["uuid"]] = doc["id"] = index
+    for resource in PROGRAM:
+        refs = {**resource.references, "speaker_ids": "speakers", "session_ids": "sessions"}
+        for index, doc in enumerate(docs[resource.name], start=1):
+            where = f"{resource.document_name}.json entry {index}"
+            for attr, target in refs.items():
+                value = doc.get(attr)
+                if isinstance(value, list):
+                    doc[attr] = [_lookup(ids[target], v, where, singular(target)) for v in value]
+                elif value is not None:
+                    doc[attr] = _lookup(ids[target], value, where, singular(target))
+    if "id" in event:
+        raise ImportRefused(f"{EVENT_DOCUMENT}: a version 2 document has a uuid and no id")
+    event["id"] = 0
+
+
+def _derive_v1_uuids(data: EventData, event_doc: dict[str, Any]) -> None:
+    """v1 archives name only sessions by uuid: derive the others from the writing server's
+    ids, so that importing the same v1 archive twice gives the same uuids."""
+    origin = f"{event_doc.get('identifier')}/{event_doc.get('id')}"
+    if data.event.uuid is None:
+        data.event.uuid = derived_uuid("eventport-archive-v1", origin, "event")
+    for resource in PROGRAM:
+        for item in data.items[resource.name]:
+            if item.uuid is None:
+                item.uuid = derived_uuid("eventport-archive-v1", origin, resource.name,
+                                        item.source_id)
 
 
 def read_archive(zf: SafeZip) -> EventData:
     """Check manifest, hashes and documents; media bytes are verified while staged."""
-    listed = _read_manifest(zf)
-    for name in document_names():
+    version, listed = _read_manifest(zf)
+    names = document_names()
+    for name in names:
         if name not in listed:
             raise ImportRefused(f"{name} is missing from the archive")
     # Everything but media is verified here; media are hashed as they are copied out.
     for path, info in listed.items():
-        if not path.startswith("media/") and path not in document_names():
+        if not path.startswith("media/") and path not in names:
             zf.verify(path, info["size"], info["sha256"])
 
     def document(name: str) -> Any:
@@ -144,20 +199,23 @@ def read_archive(zf: SafeZip) -> EventData:
         return _load_json(zf.read_verified(name, info["size"], info["sha256"]), name)
 
     event_doc = document(EVENT_DOCUMENT)
-    event = _item(zf, listed, EVENT, event_doc, EVENT_DOCUMENT)
-    identifier = event_doc.get("identifier") if isinstance(event_doc, dict) else None
-    data = EventData(format="archive", event=event,
+    if not isinstance(event_doc, dict):
+        raise ImportRefused(f"{EVENT_DOCUMENT}: not a JSON object")
+    docs = {r.name: _objects(document(f"{r.document_name}.json"), f"{r.document_name}.json")
+            for r in PROGRAM}
+    if version >= 2:
+        _number_v2(event_doc, docs)
+    identifier = event_doc.get("identifier")
+    data = EventData(format="archive", event=_item(zf, listed, EVENT, event_doc, EVENT_DOCUMENT),
                      identifier=identifier if isinstance(identifier, str)
                      and re.fullmatch(IDENTIFIER_PATTERN, identifier) else None)
     for resource in PROGRAM:
-        name = f"{resource.document_name}.json"
-        docs = document(name)
-        if not isinstance(docs, list):
-            raise ImportRefused(f"{name} must be a JSON list")
         data.items[resource.name] = [
-            _item(zf, listed, resource, doc, f"{name} entry {index}")
-            for index, doc in enumerate(docs, start=1)
+            _item(zf, listed, resource, doc, f"{resource.document_name}.json entry {index}")
+            for index, doc in enumerate(docs[resource.name], start=1)
         ]
+    if version == 1:
+        _derive_v1_uuids(data, event_doc)
     used = {ref.path for ref in data.media()}
     for path in listed:
         if path.startswith("media/") and path not in used:

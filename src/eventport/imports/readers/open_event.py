@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 from eventport.events.models import MediaKind, SessionState
 from eventport.events.resources import EVENT, RESOURCES, Resource
 from eventport.imports.errors import ImportRefused
-from eventport.imports.model import EventData, ItemData, MediaRef, validate_fields
+from eventport.imports.eventdata import EventData, ItemData, MediaRef, validate_fields
 from eventport.imports.safezip import SafeZip
 
 DOCUMENTS = ("event", "meta", "forms", "microlocations", "sessions", "session_types",
@@ -254,6 +254,7 @@ def read_open_event(zf: SafeZip) -> EventData:
                 links[session_id].add(source_id)
 
     session_ids: set[int] = set()
+    embedded: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in _EMBEDDED.values()}
     for index, doc in enumerate(r.load_list("sessions"), start=1):
         where = f"{name_of('sessions')} entry {index}"
         source_id = r.source_id(doc, index, where)
@@ -287,6 +288,10 @@ def read_open_event(zf: SafeZip) -> EventData:
         data.items["sessions"].append(ItemData(source_id, where,
                                                r.fields(RESOURCES["sessions"], values, where),
                                                media))
+        for key, target in _EMBEDDED.items():
+            ref_id = _ref(doc.get(key)) if isinstance(doc.get(key), dict) else None
+            if ref_id is not None:
+                embedded[target].setdefault(ref_id, doc[key])
     dangling = sorted(set(links) - session_ids)
     if dangling:
         r.warnings.append(f"{name_of('speakers')}: links to {len(dangling)} session(s) that "
@@ -317,12 +322,57 @@ def read_open_event(zf: SafeZip) -> EventData:
                      {"name": _text(doc.get("name")), "link": _text(doc.get("link"))}, where)))
 
     _read_forms(r, data)
+    _resolve_references(r, data, embedded)
     for document, count in sorted(r.unresolved.items()):
         how = (f"kept as links under {r.root_url}" if r.root_url
                else "left out (no root_url in meta)")
         r.warnings.append(f"{document}: {count} media path(s) are not in the file; {how}")
     data.check_references()
     return data
+
+
+#: session key of an embedded object -> the resource it names
+_EMBEDDED = {"track": "tracks", "session_type": "session-types", "microlocation": "microlocations"}
+
+
+def _embedded_values(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": _text(doc.get("name")) or f"{kind} {doc.get('id')}"}
+    if kind == "session-types" and _minutes(doc.get("length")):
+        values["length"] = _minutes(doc.get("length"))
+    if kind == "tracks" and _text(doc.get("color")):
+        values["color"] = _text(doc.get("color"))
+    return values
+
+
+def _resolve_references(r: _Reader, data: EventData,
+                        embedded: dict[str, dict[int, dict[str, Any]]]) -> None:
+    """Sessions that carry a track, session type or room inline create it when the export
+    has no list of them; a reference to nothing is a warning naming the session (and the
+    reference is dropped), never a refused import."""
+    for kind, objects in embedded.items():
+        stem = RESOURCES[kind].document_name
+        if stem in r.documents or data.items[kind]:
+            continue
+        for ref_id, doc in sorted(objects.items()):
+            where = f"{kind} {ref_id} (embedded in sessions)"
+            data.items[kind].append(ItemData(ref_id, where, r.fields(
+                RESOURCES[kind], _embedded_values(kind, _norm(doc)), where)))
+    known = {kind: {item.source_id for item in data.items[kind]}
+             for kind in (*_EMBEDDED.values(), "speakers")}
+    for item in data.items["sessions"]:
+        for attr, kind in RESOURCES["sessions"].references.items():
+            ref = item.values.get(attr)
+            if ref is not None and ref not in known[kind]:
+                r.warnings.append(f"{item.where} ({item.values.get('title')!r}): "
+                                  f"{kind.rstrip('s').replace('-', ' ')} {ref} does not "
+                                  "exist; left out")
+                item.values[attr] = None
+        missing = [s for s in item.values.get("speaker_ids", []) if s not in known["speakers"]]
+        if missing:
+            r.warnings.append(f"{item.where} ({item.values.get('title')!r}): speaker(s) "
+                              f"{', '.join(map(str, missing))} do not exist; left out")
+            item.values["speaker_ids"] = [s for s in item.values["speaker_ids"]
+                                          if s in known["speakers"]]
 
 
 def _read_forms(r: _Reader, data: EventData) -> None:
