@@ -65,6 +65,11 @@ def _event_logo(c: TestClient, h: dict[str, str], eid: int, db: Session) -> int:
     return c.delete(f"/api/v1/events/{eid}/logo", headers=h).status_code  # 404: none yet
 
 
+def _import_update(c: TestClient, h: dict[str, str], eid: int, db: Session) -> int:
+    return c.post(f"/api/v1/imports?mode=update&event_id={eid}&dry_run=true", headers=h,
+                  files={"file": ("schedule.xml", b"<schedule/>", "text/xml")}).status_code
+
+
 def _manage_team(c: TestClient, h: dict[str, str], eid: int, db: Session) -> int:
     return c.post("/api/v1/invitations", headers=h,
                   json={"event_id": eid, "email": "new@example.org", "role": "coorganizer"}
@@ -83,6 +88,7 @@ CHECKS: list[tuple[Permission, Check, int]] = [
     (Permission.MANAGE_EXPORTS, _delete_export, 204),
     (Permission.EDIT_EVENT, _edit_event, 200),
     (Permission.EDIT_EVENT, _event_logo, 404),
+    (Permission.IMPORT_UPDATE, _import_update, 202),
     (Permission.MANAGE_TEAM, _manage_team, 201),
     (Permission.DELETE_EVENT, _delete_event, 204),  # last: it removes the event
 ]

@@ -224,11 +224,11 @@ def invite_coorganizer(page, open_page, event_id: int, mailbox: Inbox,
 
 
 def export_and_download(page, event_id: int, server: LiveServer, mailbox: Inbox,
-                        tmp: Path) -> None:  # type: ignore[no-untyped-def]
+                        tmp: Path) -> Path:  # type: ignore[no-untyped-def]
     page.goto(f"/events/{event_id}/export")
     page.wait_for_load_state("networkidle")
     for kind in ("image", "document", "audio", "video"):
-        page.locator(f"#media-{kind}").set_checked(kind == "image")
+        page.locator(f"#media-{kind}").set_checked(kind in ("image", "document"))
     page.get_by_role("button", name="Export", exact=True).click()
     page.wait_for_function("() => ['succeeded', 'failed'].includes("
                            "document.getElementById('job-panel').dataset.state)", timeout=60_000)
@@ -248,6 +248,39 @@ def export_and_download(page, event_id: int, server: LiveServer, mailbox: Inbox,
     assert re.search(re.escape(server.url) + r"/api/v1/files/\S+", body), body
     page.goto(fresh.group(0))  # a page, not JSON
     page.wait_for_selector("#job-panel[data-state='succeeded']")
+    return target
+
+
+def import_as_update(page, event_id: int, archive: Path) -> None:  # type: ignore[no-untyped-def]
+    """Restore from the downloaded archive: rename a session, import the archive as an
+    update of the event, see the plan (one session updated) first, apply, name is back.
+
+    (Another event on the same server cannot take the archive's uuids; identity refuses
+    that and says to use mode=copy.)"""
+    page.goto(f"/events/{event_id}/program/sessions")
+    page.get_by_role("link", name="Feeds for every app").click()
+    page.get_by_label(re.compile(r"^Title")).fill("Renamed by mistake")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save changes").click()
+    page.goto(f"/events/{event_id}")
+    page.get_by_role("link", name="Update from a file").click()
+    page.wait_for_url("**/import?update=*")
+    assert page.get_by_label("Import into").input_value() == str(event_id)
+    page.get_by_label("File", exact=True).set_input_files(str(archive))
+    page.get_by_role("button", name="Upload").click()
+    apply = page.get_by_role("button", name=re.compile("^Apply this plan"))
+    apply.wait_for(state="visible", timeout=60_000)
+    plan = page.locator("#import-plan")
+    sessions = plan.locator("tbody tr").filter(has_text="sessions")
+    assert [c.inner_text() for c in sessions.locator("td").all()] == ["0", "1", "0", "1"]
+    both_widths(page, "import-update-plan")
+    apply.click()
+    link = page.locator("#import-event-link")
+    link.wait_for(state="visible", timeout=60_000)
+    page.goto(f"/events/{event_id}/program/sessions")
+    assert page.get_by_role("link", name="Feeds for every app").count() == 1
+    page.goto("/import")
+    both_widths(page, "import")
 
 
 def test_organizer_builds_publishes_shares_and_exports_an_event(
@@ -260,7 +293,8 @@ def test_organizer_builds_publishes_shares_and_exports_an_event(
     build_program(page, event_id, tmp_path)
     publish_and_read_feed(page, event_id, live_server)
     invite_coorganizer(page, open_page, event_id, mailbox, live_server)
-    export_and_download(page, event_id, live_server, mailbox, tmp_path)
+    archive = export_and_download(page, event_id, live_server, mailbox, tmp_path)
+    import_as_update(page, event_id, archive)
     page.goto("/account")
     both_widths(page, "account")
 

@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from eventport import job_lifecycle as lifecycle
 from eventport.accounts import service as accounts
-from eventport.accounts.models import Role, User
+from eventport.accounts.models import User
+from eventport.accounts.permissions import Permission
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
@@ -117,7 +118,7 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
         return
     if event_id is None:
         raise InvalidInput("mode=update needs the event_id of the event to update")
-    accounts.require_role(db, user, event_id, Role.COORGANIZER)
+    accounts.require(db, user, event_id, Permission.IMPORT_UPDATE)  # the role matrix
     events.get_event(db, event_id)
 
 

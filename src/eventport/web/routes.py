@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from eventport.accounts import service as accounts
 from eventport.accounts import throttle
+from eventport.accounts.permissions import Permission, allows
 from eventport.api.deps import Db
 from eventport.errors import NotFound, TooManyRequests
 from eventport.events import service as events
@@ -127,9 +128,13 @@ FORMAT_NAMES = dict(IMPORT_FORMATS[1:])
 
 @router.get("/import")
 def import_page(request: Request, user: PageUser, db: Db) -> Response:
+    rows, _ = events.events_for(db, user, 1, events.MAX_PER_PAGE)
+    updatable = [e for e in rows
+                 if allows(accounts.role_on(db, user, e.id), Permission.IMPORT_UPDATE)]
     return render(request, "import.html", {
         "formats": IMPORT_FORMATS, "format_names": FORMAT_NAMES, "nav": "import",
-        "history": imports.jobs_of(db, user)})
+        "history": imports.jobs_of(db, user), "updatable": updatable,
+        "preselect": request.query_params.get("update", "")})
 
 
 #: Every page router, for the composition root. Fixed paths (``/events/new``) come

@@ -27,6 +27,8 @@
   var eventLink = document.getElementById("import-event-link");
 
   var formatNames = JSON.parse(form.dataset.formatNames || "{}");
+  var target = document.getElementById("import-target");
+  var planBox = document.getElementById("import-plan");
   var detected = document.getElementById("import-format-detected");
   var following = null;
   var failures = 0;
@@ -43,6 +45,7 @@
     resultBox.hidden = true;
     importNow.hidden = true;
     eventLink.hidden = true;
+    planBox.hidden = true;
   }
 
   function showError(message) {
@@ -74,8 +77,11 @@
     var data = new FormData();
     data.append("file", file);
     if (formatSelect.value) data.append("format", formatSelect.value);
+    var query = [];
+    if (dry) query.push("dry_run=true");
+    if (target.value) query.push("mode=update", "event_id=" + encodeURIComponent(target.value));
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/imports" + (dry ? "?dry_run=true" : ""));
+    xhr.open("POST", "/api/v1/imports" + (query.length ? "?" + query.join("&") : ""));
     xhr.setRequestHeader("X-CSRF-Token", E.csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", function (event) {
@@ -164,6 +170,33 @@
     warningsBox.hidden = warnings.length === 0;
   }
 
+  /** The dry run's plan: per kind what would be created, updated, deleted, unchanged. */
+  function showPlan(plan) {
+    planBox.hidden = !plan;
+    if (!plan) return;
+    var kinds = {};
+    ["created", "updated", "deleted", "unchanged"].forEach(function (action) {
+      Object.keys(plan[action] || {}).forEach(function (kind) { kinds[kind] = true; });
+    });
+    var body = planBox.querySelector("tbody");
+    body.textContent = "";
+    Object.keys(kinds).sort().forEach(function (kind) {
+      body.appendChild(E.el("tr", {}, [E.el("th", { scope: "row", text: kind.replace(/[_-]/g, " ") })]
+        .concat(["created", "updated", "deleted", "unchanged"].map(function (action) {
+          return E.el("td", { text: String((plan[action] || {})[kind] || 0) });
+        }))));
+    });
+    var changes = plan.changes || [];
+    var list = planBox.querySelector(".plan-changes ul");
+    list.textContent = "";
+    changes.slice(0, 200).forEach(function (c) {
+      var fields = c.fields && c.fields.length ? " (" + c.fields.join(", ") + ")" : "";
+      list.appendChild(E.el("li", { text: c.action + " " + c.kind + " " + c.uuid + fields }));
+    });
+    planBox.querySelector(".plan-changes summary").textContent = changes.length ?
+      changes.length + " change" + (changes.length === 1 ? "" : "s") : "No changes: the event already equals the file";
+  }
+
   function show(job) {
     panel.dataset.state = job.state;
     var p = job.progress || {};
@@ -187,6 +220,7 @@
     detected.textContent = format ? "Format: " + (formatNames[format] || format) +
       (job.format ? "" : " (detected from the file)") : "";
     showWarnings(job.warnings || []);
+    showPlan(job.state === "succeeded" && dry ? job.plan : null);
 
     var rows = counts(job.result);
     var body = resultBox.querySelector("tbody");
@@ -200,6 +234,9 @@
     if (job.state === "succeeded") {
       uploadButton.disabled = false;
       if (dry) {
+        importNow.textContent = target.value ?
+          "Apply this plan to " + target.options[target.selectedIndex].text.replace(/^Update /, "") :
+          "Import for real";
         importNow.hidden = false;
         importNow.focus();
       } else if (job.event_id) {
@@ -214,8 +251,9 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    upload(dryRun.checked);
+    upload(dryRun.checked || !!target.value);  // an update always shows its plan first
   });
+  planBox.hidden = true;
   importNow.addEventListener("click", function () {
     dryRun.checked = false;
     upload(false);
