@@ -38,6 +38,33 @@ class Slot:
     track: str
     colour: str
     room: str
+    lane: int = 0       # overlapping sessions in one room sit side by side:
+    lanes: int = 1      # this one in lane ``lane`` of ``lanes``
+
+
+def assign_lanes(slots: list[Slot]) -> None:
+    """Give overlapping sessions of one room their own lanes (interval partitioning).
+
+    Slots come sorted by start; each goes into the first lane free at its start, and
+    every slot of a cluster of overlaps learns how many lanes that cluster needs.
+    """
+    ends: list[int] = []
+    cluster: list[Slot] = []
+    for slot in sorted(slots, key=lambda s: (s.offset, s.id)):
+        if cluster and slot.offset >= max(ends):
+            for member in cluster:
+                member.lanes = len(ends)
+            ends, cluster = [], []
+        free = next((i for i, end in enumerate(ends) if end <= slot.offset), None)
+        if free is None:
+            ends.append(slot.offset + slot.length)
+            slot.lane = len(ends) - 1
+        else:
+            ends[free] = slot.offset + slot.length
+            slot.lane = free
+        cluster.append(slot)
+    for member in cluster:
+        member.lanes = max(len(ends), 1)
 
 
 @dataclass
@@ -98,6 +125,8 @@ def _day(date: dt.date, items: list[ProgramSession], tz: zoneinfo.ZoneInfo,
     for item, slot in zip(items, slots, strict=True):
         key = item.microlocation_id if item.microlocation_id in rooms else 0
         columns.setdefault(key, Column(slot.room)).slots.append(slot)
+    for column in columns.values():
+        assign_lanes(column.slots)
     ordered = sorted(columns.items(), key=lambda kv: order.get(kv[0], len(order)))
     return Day(date, first.hour, hours, [c for _, c in ordered],
                sorted(slots, key=lambda s: (s.offset, s.room)))

@@ -14,6 +14,12 @@
       table.querySelectorAll(".tt-slot").forEach(function (slot) {
         slot.style.top = (Number(slot.dataset.offset) * scale) + "px";
         slot.style.height = Math.max(Number(slot.dataset.length) * scale - 2, 18) + "px";
+        if (slot.dataset.lanes) {  // overlapping sessions in one room share its width
+          var share = 100 / Number(slot.dataset.lanes);
+          slot.style.left = "calc(" + (share * Number(slot.dataset.lane)) + "% + 2px)";
+          slot.style.width = "calc(" + share + "% - 4px)";
+          slot.style.right = "auto";
+        }
       });
     });
   });
