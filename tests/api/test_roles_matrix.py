@@ -1,7 +1,8 @@
 """The role matrix (README "Roles"), checked through the API for each role.
 
-owner: everything; organizer: settings, program, exports incl. pin/delete — not the team,
-not deleting the event; coorganizer: program and requesting/downloading exports only.
+owner: everything; organizer: settings, program, exports incl. pin/delete, import-update —
+not the team, backups, webhooks, audit or deleting the event; coorganizer: program and
+requesting/downloading exports only.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ CHECKS: list[tuple[Permission, Check, int]] = [
 def test_matrix_reads_as_the_readme_says() -> None:
     assert MATRIX[Role.OWNER] == frozenset(Permission)
     organizer_lacks = set(Permission) - MATRIX[Role.ORGANIZER]
-    assert organizer_lacks == {Permission.MANAGE_TEAM, Permission.DELETE_EVENT}
+    assert organizer_lacks == {Permission.MANAGE_TEAM, Permission.DELETE_EVENT,
+                               Permission.MANAGE_BACKUPS, Permission.MANAGE_WEBHOOKS,
+                               Permission.VIEW_AUDIT}
     assert MATRIX[Role.COORGANIZER] == {Permission.VIEW, Permission.EDIT_PROGRAM,
                                         Permission.EXPORT}
     assert not allows(None, Permission.VIEW)

@@ -4,10 +4,11 @@ Every API route and every page asks :func:`allows` (through ``require``) for one
 :class:`Permission`; nothing compares role names elsewhere. The matrix follows what
 organizers expect from pretalx and the Open Event server:
 
-* **owner** — everything, including the team and deleting the event;
+* **owner** — everything: also the team, backups (their schedule and who can decrypt
+  them), webhooks (where event data is sent), the audit log, and deleting the event —
+  the things that decide who gets the event's data;
 * **organizer** — runs the event: its settings and publishing, the program, exports
-  (including pinning and deleting them), backups, webhooks and the audit log; not the
-  team and not deleting the event;
+  (including pinning and deleting them), replacing the event's data by an import;
 * **coorganizer** — helps with the program: edits sessions, speakers, rooms… and
   requests, follows and downloads exports; does not change the event's settings,
   the team, backups or webhooks, and does not pin or delete exports.
@@ -40,7 +41,6 @@ class Permission(enum.StrEnum):
 _COORGANIZER = frozenset({Permission.VIEW, Permission.EDIT_PROGRAM, Permission.EXPORT})
 _ORGANIZER = _COORGANIZER | {
     Permission.MANAGE_EXPORTS, Permission.EDIT_EVENT, Permission.IMPORT_UPDATE,
-    Permission.MANAGE_BACKUPS, Permission.MANAGE_WEBHOOKS, Permission.VIEW_AUDIT,
 }
 MATRIX: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
