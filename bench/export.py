@@ -89,7 +89,8 @@ def generate(media_mb: int, name: str) -> tuple[int, int]:
     return generated.event_id, generated.media_bytes
 
 
-def run_eventport(root: Path, env: dict[str, str], event_id: int) -> dict[str, float]:
+def run_eventport(root: Path, env: dict[str, str], event_id: int,
+                  options: dict | None = None) -> dict[str, float]:
     from tests.support.celery import start_worker
 
     from eventport.db import session_scope
@@ -101,7 +102,8 @@ def run_eventport(root: Path, env: dict[str, str], event_id: int) -> dict[str, f
     try:
         idle = rss_peak_mb(worker.process.pid)
         with session_scope() as db:
-            job, _ = service.request_export(db, db.get(Event, event_id), None, "archive")
+            job, _ = service.request_export(db, db.get(Event, event_id), None, "archive",
+                                            options)
             job_id = job.id
         start = time.perf_counter()
         enqueue_export(job_id)

@@ -8,6 +8,10 @@ Without ``--archive`` it creates an event (speakers with photos, sessions with s
 audio and video of incompressible bytes) in a scratch SQLite + local storage, exports it
 with the real archive exporter (timed, for the "within 2× the export time" target) and
 imports the result in a fresh child process, so the peak RSS printed is the import's own.
+
+The import runs twice: ``mode=copy`` (a new event beside the original, every byte
+staged and published), then ``mode=update`` of the original event with its own,
+unchanged archive — which must plan zero changes and move no media (``media_bytes=0``).
 """
 
 from __future__ import annotations
@@ -111,7 +115,21 @@ def build_and_export(workdir: Path, size_mb: int) -> tuple[Path, float, int]:
     return archive, export_seconds, archive.stat().st_size
 
 
-def import_only(archive: Path) -> None:
+def _target(db, archive: Path) -> int:
+    """The event the archive came from (found by the uuid its manifest names)."""
+    import json
+    import zipfile
+
+    from sqlalchemy import select
+
+    from eventport.events.models import Event
+
+    with zipfile.ZipFile(archive) as zf:
+        uuid = json.loads(zf.read("manifest.json"))["event"]["uuid"]
+    return int(db.scalar(select(Event.id).where(Event.uuid == uuid)))
+
+
+def import_only(archive: Path, mode: str) -> None:
     """Child process: upload into storage, then run the import; print figures."""
     from sqlalchemy import select
 
@@ -130,8 +148,10 @@ def import_only(archive: Path) -> None:
 
             user = create_user(db, "bench@example.org", "bench-password")
         started = time.perf_counter()
+        target = _target(db, archive) if mode == "update" else None
         with open(archive, "rb") as upload:
-            job = service.create_import_job(db, storage, user, upload, archive.name)
+            job = service.create_import_job(db, storage, user, upload, archive.name,
+                                            mode=mode, event_id=target)
         job_id = job.id
     upload_seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -140,10 +160,12 @@ def import_only(archive: Path) -> None:
     with session_scope() as db:
         job = db.get(service.ImportJob, job_id)
         assert job is not None
-        error, counts = job.error, (job.result or {}).get("counts")
+        error, result = job.error, dict(job.result or {})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    print(f"upload_seconds={upload_seconds:.2f} import_seconds={import_seconds:.2f} "
-          f"state={state} peak_rss_mb={peak} error={error} counts={counts}")
+    changes = len((result.get("plan") or {}).get("changes") or [])
+    print(f"mode={mode} upload_seconds={upload_seconds:.2f} import_seconds={import_seconds:.2f} "
+          f"state={state} peak_rss_mb={peak} error={error} media_bytes_moved="
+          f"{result.get('media_bytes')} planned_changes={changes} counts={result.get('counts')}")
 
 
 def main() -> None:
@@ -152,9 +174,10 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=800)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--import-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="copy", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.import_only:
-        import_only(args.import_only)
+        import_only(args.import_only, args.mode)
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="eventport-bench-import-"))
     configure(workdir)
@@ -164,17 +187,19 @@ def main() -> None:
     else:
         archive, export_seconds, size = build_and_export(workdir, args.size_mb)
         print(f"archive={archive} size_mb={size / MB:.0f} export_seconds={export_seconds:.2f}")
-    started = time.perf_counter()
-    child = subprocess.run([sys.executable, __file__, "--import-only", str(archive)],
-                           env=os.environ.copy(), capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    sys.stdout.write(child.stdout)
-    sys.stderr.write(child.stderr[-3000:])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    print(f"import wall time (child process, incl. upload to storage): {wall:.2f} s; "
-          f"peak RSS: {peak} MB")
-    if export_seconds:
-        print(f"import/export time ratio: {wall / export_seconds:.2f}")
+    for mode in ("copy", "update") if not args.archive else ("copy",):
+        started = time.perf_counter()
+        child = subprocess.run([sys.executable, __file__, "--import-only", str(archive),
+                                "--mode", mode], env=os.environ.copy(), capture_output=True,
+                               text=True)
+        wall = time.perf_counter() - started
+        sys.stdout.write(child.stdout)
+        sys.stderr.write(child.stderr[-3000:])
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+        print(f"{mode}: import wall time (child process, incl. upload to storage): "
+              f"{wall:.2f} s; peak RSS: {peak} MB")
+        if export_seconds and mode == "copy":
+            print(f"import/export time ratio: {wall / export_seconds:.2f}")
     print(f"workdir: {workdir} (delete it when done)")
 
 

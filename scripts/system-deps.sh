@@ -7,6 +7,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v jing >/dev/null 2>&1 || missing+=(jing)
+command -v age >/dev/null 2>&1 || missing+=(age)  # encrypted archives open with `age -d`
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 for pkg in ${EVENTPORT_EXTRA_APT:-}; do missing+=("$pkg"); done
 

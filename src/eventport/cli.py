@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -316,13 +316,16 @@ def cleanup(dry_run: bool) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def verify(file: str) -> None:
+@click.option("--identity", "identity_file", type=click.Path(exists=True, dir_okay=False),
+              help="age key file (AGE-SECRET-KEY-1…) to open an encrypted archive (.zip.age)")
+def verify(file: str, identity_file: str | None) -> None:
     """Check an archive offline: zip directory, every entry's size and SHA-256 against
     manifest.json, and that the documents import. Exit code 0 only when all hold."""
     from eventport.exports.verify import ArchiveInvalid, verify_path
 
     try:
-        proof = verify_path(file)
+        proof = verify_path(file) if identity_file is None else _verify_sealed(
+            file, identity_file)
     except ArchiveInvalid as exc:
         fail(f"{file} is NOT a sound archive: {exc}")
     except OSError as exc:
@@ -331,6 +334,53 @@ def verify(file: str) -> None:
                 + (f", {proof.missing} reported missing by the exporter" if proof.missing
                    else "")
                 + f"), {proof.size} bytes, sha256 {proof.sha256}", fg="green")
+
+
+def _verify_sealed(file: str, identity_file: str) -> Any:
+    """Decrypt into a private temporary file (deleted afterwards) and verify that."""
+    import tempfile
+    from pathlib import Path
+
+    from eventport.exports.encryption import decrypt_stream, parse_identity
+    from eventport.exports.verify import verify_path
+
+    try:
+        identity = parse_identity(Path(identity_file).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"{identity_file}: {exc}")
+    with tempfile.NamedTemporaryFile(suffix=".zip") as plain, open(file, "rb") as sealed:
+        try:
+            decrypt_stream(iter(lambda: sealed.read(1 << 20), b""), plain, identity)
+        except ValueError as exc:
+            fail(f"{file}: {exc}")
+        plain.flush()
+        return verify_path(plain.name)
+
+
+# ----------------------------------------------------------------------------- backups
+
+
+@main.group()
+def backups() -> None:
+    """Scheduled backups (events' backup policies)."""
+
+
+@backups.command("run-due")
+def backups_run_due() -> None:
+    """Start the backups that are due now (beat does this every minute); safe to run
+    beside beat: each due backup is started once."""
+    from eventport.backups.service import run_due
+    from eventport.jobs import enqueue_export
+    from eventport.storage import get_storage
+
+    report = run_due(storage=get_storage(), enqueue=enqueue_export)
+    for job_id in report.created:
+        click.echo(f"started export {job_id}")
+    for job_id in report.expired:
+        click.echo(f"expired export {job_id} (keep_last)")
+    for job_id in report.reported:
+        click.echo(f"reported failed backup {job_id}")
+    click.echo(f"{len(report.created)} backup(s) started")
 
 
 # ------------------------------------------------------------------------------ import

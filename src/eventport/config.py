@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     #: 5xx, throttling) with backoff before it fails; the budget restarts after progress.
     storage_retry_seconds: float = Field(default=60, ge=0)
 
+    #: Webhooks to loopback, private and link-local addresses are refused unless on.
+    webhook_allow_private: bool = False
+    #: First retry of a failed webhook delivery after this many seconds, doubling each
+    #: time (capped at 6 h) for ``webhook_retry_hours``; tests make it small.
+    webhook_backoff_seconds: float = Field(default=30.0, gt=0)
+    webhook_retry_hours: float = Field(default=24.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: How often beat runs the backup scheduler and re-sends due webhook deliveries.
+    scheduler_tick_seconds: float = Field(default=60.0, ge=1)
+
     token_ttl_hours: int = Field(default=24 * 14, ge=1)
     media_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     import_max_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1)

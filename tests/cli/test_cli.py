@@ -107,3 +107,50 @@ def test_embedded_mode_signs_with_a_per_installation_key(tmp_path, monkeypatch):
         assert get_settings().secret_key == first
     finally:
         get_settings.cache_clear()
+
+
+def test_outside_an_installation_it_says_what_to_set(tmp_path):
+    """No ./data here and no EVENTPORT_* set: a message, no traceback, nothing created."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTPORT_")}
+    result = subprocess.run([*EVENTPORT, "users", "create", "--email", "a@example.org",
+                             "--password", "long enough"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "EVENTPORT_DATABASE_URL" in result.stderr and "db upgrade" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_storage_check_prints_its_header_once(settings_env, tmp_path):
+    result = run(["storage", "check"], {}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    headers = [line for line in lines if line.lower().startswith("checking storage")]
+    assert headers == [lines[0]]
+    assert lines[-1] == "Storage check passed."
+
+
+def test_progress_shows_bytes_only_for_stages_that_count_bytes():
+    from rich.progress import Progress
+
+    from eventport.cliprogress import _AmountColumn
+
+    progress = Progress()
+    progress.add_task("schedule", total=4, completed=3)
+    progress.add_task("media", total=4_000_000, completed=1_500_000)
+    schedule, media = progress.tasks
+    column = _AmountColumn()
+    assert column.render(schedule).plain == "3/4"
+    assert column.render(media).plain.startswith("1.5/4.0 MB ")  # then the speed
+
+
+def test_plurals():
+    from eventport.cli import _count
+    from eventport.naming import human_size, plural
+
+    assert [plural(1, "export"), plural(2, "export"), plural(0, "export")] == [
+        "1 export", "2 exports", "0 exports"]
+    assert [_count(1, "speakers"), _count(3, "session-types"), _count(2, "media")] == [
+        "1 speaker", "3 session types", "2 media"]
+    assert [human_size(1), human_size(999), human_size(1500), human_size(None)] == [
+        "1 byte", "999 bytes", "1.5 KB", "—"]

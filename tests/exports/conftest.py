@@ -183,7 +183,7 @@ def verify_archive(data: bytes, tmp_path: Path | None = None) -> dict[str, Any]:
         names = zf.namelist()
         assert names[-1] == "manifest.json", "manifest must be written last"
         manifest = json.loads(zf.read("manifest.json"))
-        assert manifest["format"] == "eventport-archive" and manifest["version"] == 1
+        assert manifest["format"] == "eventport-archive" and manifest["version"] == 2
         listed = {f["path"]: f for f in manifest["files"]}
         assert sorted(listed) == sorted(names[:-1])
         for name in names[:-1]:

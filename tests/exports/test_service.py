@@ -109,7 +109,11 @@ def test_identical_requests_share_one_job(client: TestClient, db: Session,
     d = start_export(client, demo_event.id, headers, format="archive", media=["image", "video"])
     assert d["id"] != a["id"]
     history = client.get(f"/api/v1/events/{demo_event.id}/exports", headers=headers).json()
-    assert [j["id"] for j in history] == [d["id"], c["id"], a["id"]]
+    assert [j["id"] for j in history["items"]] == [d["id"], c["id"], a["id"]]
+    assert (history["total"], history["page"], history["per_page"]) == (3, 1, 50)
+    second = client.get(f"/api/v1/events/{demo_event.id}/exports?page=2&per_page=2",
+                        headers=headers).json()
+    assert [j["id"] for j in second["items"]] == [a["id"]] and second["total"] == 3
 
 
 def test_database_refuses_two_active_identical_jobs(db: Session, demo_event: DemoEvent) -> None:

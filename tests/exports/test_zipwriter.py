@@ -45,9 +45,11 @@ def _snapshot(media: dict[str, bytes]) -> EventSnapshot:
                           kind="image", content_type="image/jpeg", size=len(data),
                           sha256=hashlib.sha256(data).hexdigest(), owner=f"speakers/{i}/photo")
                for i, (key, data) in enumerate(sorted(media.items()), 1)]
-    speakers = [{"id": i, "name": "Ada", "photo": e.path} for i, e in enumerate(entries, 1)]
+    speakers = [{"id": i, "uuid": f"00000000-0000-4000-8000-{i:012d}", "name": "Ada",
+                 "photo": e.path} for i, e in enumerate(entries, 1)]
     return EventSnapshot(
-        event={"id": 1, "identifier": "abc", "name": "Test", "timezone": "UTC"},
+        event={"id": 1, "uuid": "00000000-0000-4000-8000-000000000000", "identifier": "abc",
+               "name": "Test", "timezone": "UTC"},
         documents={"speakers": speakers, "sessions": []}, media=entries)
 
 

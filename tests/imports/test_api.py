@@ -78,3 +78,28 @@ def test_upload_limits_and_bad_requests(client: TestClient, db: Session,
                       files={"file": ("a.zip", make_archive(), "application/zip")})
     assert big.status_code == 413
     assert client.get("/api/v1/imports/doesnotexist", headers=owner).status_code == 404
+
+
+def test_update_mode_needs_an_event_the_caller_may_edit(client: TestClient, db: Session
+                                                        ) -> None:
+    owner = headers_for(client, db, "owner@example.org")
+    stranger = headers_for(client, db, "stranger@example.org")
+    event = client.post("/api/v1/events", headers=owner, json={
+        "name": "Mine", "starts_at": "2026-01-10T09:00:00", "ends_at": "2026-01-11T18:00:00"})
+    assert event.status_code == 201, event.text
+    event_id = event.json()["id"]
+    archive = ("a.zip", make_archive(), "application/zip")
+    no_target = client.post("/api/v1/imports?mode=update", headers=owner,
+                            files={"file": archive})
+    assert no_target.status_code == 422 and "event_id" in no_target.json()["detail"]
+    bad_mode = client.post("/api/v1/imports?mode=merge", headers=owner, files={"file": archive})
+    assert bad_mode.status_code == 422 and "one of: create, update, copy" in bad_mode.json()[
+        "detail"]
+    stranger_update = client.post(f"/api/v1/imports?mode=update&event_id={event_id}",
+                                  headers=stranger, files={"file": archive})
+    assert stranger_update.status_code == 404
+    ok = client.post("/api/v1/imports", headers=owner,
+                     data={"mode": "update", "event_id": str(event_id), "format": "archive"},
+                     files={"file": archive})
+    assert ok.status_code == 202, ok.text
+    assert ok.json()["mode"] == "update" and ok.json()["event_id"] == event_id

@@ -132,3 +132,14 @@ def test_open_event_dangling_references_are_warnings_naming_the_session() -> Non
     assert any("speaker(s) 88888 do not exist" in w for w in data.warnings)
     speakers = json.loads((FOSSASIA / "speakers.json").read_bytes())
     assert len(data.items["speakers"]) == len({s["id"] for s in speakers}) == 187
+
+
+def test_frab_json_reads_schedule2_files() -> None:
+    path = DATA / "voc-schedule" / "json" / "examples" / "hub-schedule2.json"
+    schedule = json.loads(path.read_bytes())["schedule"]
+    data, _ = read_upload(io.BytesIO(path.read_bytes()), "frab-json")
+    counts = data.counts()
+    people = {p["guid"] for e in schedule["events"] for p in e["participants"]}
+    assert (counts["sessions"], counts["speakers"], counts["microlocations"]) == (
+        len(schedule["events"]), len(people), len(schedule["conference"]["rooms"])) == (2, 4, 5)
+    assert {i.uuid for i in data.items["speakers"]} == people

@@ -21,6 +21,7 @@ from eventport.accounts.models import ApiToken, EventRole, Role, TokenKind, User
 from eventport.accounts.permissions import DESCRIPTIONS, Permission, allows, lowest_role_with
 from eventport.config import get_settings
 from eventport.db.base import utcnow
+from eventport.db.paging import paginate
 from eventport.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 _hasher = PasswordHasher()
@@ -237,6 +238,13 @@ def list_roles(db: Session, event_id: int) -> list[EventRole]:
     return list(
         db.scalars(select(EventRole).where(EventRole.event_id == event_id).order_by(EventRole.id))
     )
+
+
+def roles_page(db: Session, event_id: int, page: int, per_page: int
+               ) -> tuple[list[EventRole], int]:
+    """One page of the event's roles (oldest grant first) and their total."""
+    query = select(EventRole).where(EventRole.event_id == event_id).order_by(EventRole.id)
+    return paginate(db, query, page, per_page)
 
 
 __all__ = [

@@ -19,7 +19,9 @@ from fastapi.staticfiles import StaticFiles
 
 from eventport import __version__
 from eventport.api import (
+    audit,
     auth,
+    backups,
     compat,
     events,
     exports,
@@ -29,9 +31,12 @@ from eventport.api import (
     imports,
     invitations,
     media,
+    openapi,
     problems,
     program,
+    webhooks,
 )
+from eventport.api.head import HeadAsGet
 from eventport.config import get_settings
 from eventport.web import errors as web_errors
 from eventport.web import routes as web_routes
@@ -42,7 +47,7 @@ from eventport.web.pages import static_url
 API_ROUTERS = (
     health.router, auth.router, invitations.router, feeds.router, events.router,
     program.router, media.router, files.router, exports.router, imports.router,
-    compat.router,
+    compat.router, audit.router, webhooks.router, backups.router,
 )
 
 DOCS_ASSETS = "/docs-assets"
@@ -76,7 +81,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
+    openapi.install(app)
     web_errors.install(app)  # after problems: browsers asking for pages get HTML
+    app.add_middleware(HeadAsGet, routes=app.router.routes)
     app.state.user_resolvers = [web_session.resolve_api_user]
     for router in API_ROUTERS:
         app.include_router(router)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from eventport.api.deps import AnyRole, CurrentUser, Db, SiteUrl, StorageDep
 from eventport.api.exports import job_for, start_export
+from eventport.audit.service import record
 from eventport.exports import service
 from eventport.exports.models import JobState
 
@@ -57,9 +58,10 @@ def task_status(task_id: str, user: CurrentUser, db: Db, storage: StorageDep, si
     job = job_for(db, user, task_id)
     state = CELERY_STATES[job.state]
     if job.state == JobState.SUCCEEDED.value:
-        return {"state": state,
-                "result": {"download_url": urljoin(site + "/",
-                                                   service.download_link(storage, job))}}
+        url = urljoin(site + "/", service.download_link(storage, job))
+        record(db, job.event_id, user, "export.download_link", f"export {job.id}",
+               {"filename": job.filename, "via": "open-event-compat"})
+        return {"state": state, "result": {"download_url": url}}
     if job.state == JobState.EXPIRED.value:
         return {"state": state, "result": "the export has expired and its file was deleted"}
     if job.state in (JobState.FAILED.value, JobState.CANCELLED.value):

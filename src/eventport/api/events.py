@@ -20,6 +20,7 @@ from eventport.api.deps import (
     StorageDep,
     TeamManager,
 )
+from eventport.audit.service import record
 from eventport.events import service
 from eventport.events.models import Event
 from eventport.events.resources import EVENT, api_media_ref, to_document
@@ -89,28 +90,35 @@ def role_document(row: EventRole) -> dict[str, Any]:
 
 
 @router.get("/{event_id}/roles")
-def list_roles(event: AnyRole, db: Db) -> dict[str, Any]:
-    roles = accounts.list_roles(db, event.id)
-    return page_of([role_document(r) for r in roles], len(roles), 1, max(len(roles), 1))
+def list_roles(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
+               ) -> dict[str, Any]:
+    roles, total = accounts.roles_page(db, event.id, page, per_page)
+    return page_of([role_document(r) for r in roles], total, page, per_page)
 
 
 @router.post("/{event_id}/roles", status_code=201)
-def grant_role(event: TeamManager, body: RoleGrant, db: Db) -> dict[str, Any]:
+def grant_role(event: TeamManager, body: RoleGrant, user: CurrentUser, db: Db
+               ) -> dict[str, Any]:
     row = accounts.grant_role(db, event.id, body.email, body.role)
     db.commit()
+    record(db, event.id, user, "role.granted", row.user.email, {"role": row.role})
     return role_document(row)
 
 
 @router.patch("/{event_id}/roles/{role_id}")
-def change_role(event: TeamManager, role_id: ItemId, body: RoleChange, db: Db
-                ) -> dict[str, Any]:
+def change_role(event: TeamManager, role_id: ItemId, body: RoleChange, user: CurrentUser,
+                db: Db) -> dict[str, Any]:
     row = accounts.change_role(db, event.id, role_id, body.role)
     db.commit()
+    record(db, event.id, user, "role.changed", row.user.email, {"role": row.role})
     return role_document(row)
 
 
 @router.delete("/{event_id}/roles/{role_id}", status_code=204)
-def revoke_role(event: TeamManager, role_id: ItemId, db: Db) -> Response:
+def revoke_role(event: TeamManager, role_id: ItemId, user: CurrentUser, db: Db) -> Response:
+    row = db.get(EventRole, role_id)
+    target = (row.user.email, row.role) if row is not None else ("", "")
     accounts.revoke_role(db, event.id, role_id)
     db.commit()
+    record(db, event.id, user, "role.revoked", target[0], {"role": target[1]})
     return Response(status_code=204)

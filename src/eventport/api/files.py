@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from eventport.api.problems import problem
+from eventport.audit.service import record_signed_download
 from eventport.links import FILE_DOWNLOAD_ROUTE
 from eventport.storage import ObjectInfo, ObjectNotFound, content_disposition, get_storage
 from eventport.storage.signing import DownloadGrant, ExpiredToken, InvalidToken, verify_token
@@ -143,5 +144,9 @@ def download_signed_file(token: str, request: Request) -> Response:
     media_type = info.content_type or "application/octet-stream"
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=media_type)
+    record_signed_download(grant.key, {
+        "client": request.client.host if request.client else None,
+        "user_agent": request.headers.get("user-agent", "")[:200],
+        "range": headers.get("Content-Range")})
     body: Iterator[bytes] = storage.open(grant.key, start=start, end=end)
     return StreamingResponse(body, status_code=status, headers=headers, media_type=media_type)

@@ -12,9 +12,11 @@ from starlette.concurrency import run_in_threadpool
 
 from eventport.api.deps import CurrentUser, Db, StorageDep
 from eventport.api.uploads import UploadInfo, receive_file
+from eventport.audit.service import record
 from eventport.config import get_settings
 from eventport.errors import EventportError, InvalidInput
 from eventport.imports import service
+from eventport.imports.encrypted import decrypt_upload
 from eventport.imports.importer import MODES
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import FORMATS, check_format
@@ -29,7 +31,9 @@ IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content
         "file": {"type": "string", "format": "binary",
                  "description": "archive zip, Open Event zip or schedule.xml"},
         "format": {"type": "string", "enum": list(FORMATS),
-                   "description": "detected when omitted; send it before the file"}}}}}}}
+                   "description": "detected when omitted; send it before the file"},
+        "identity": {"type": "string", "description": "age secret key (AGE-SECRET-KEY-1…) "
+                     "for an encrypted archive (.zip.age); held in memory only"}}}}}}}
 
 
 @router.post("", status_code=202, openapi_extra=IMPORT_UPLOAD_SPEC)
@@ -62,10 +66,16 @@ async def create_import(
         return job
 
     job, info = await receive_file(request, store, max_bytes=limit)
+    # The secret key stays in this request's memory (imports/encrypted.py).
+    await run_in_threadpool(decrypt_upload, db, storage, job, info.fields.pop("identity", None))
     late_format = info.fields.get("format")
     if late_format and not job.format:
         await run_in_threadpool(_set_format, db, job, late_format)
     await run_in_threadpool(enqueue_import, job.id)
+    target = job.event_id or (job.options or {}).get("event_id")
+    if target is not None:  # an update of an existing event
+        await run_in_threadpool(record, db, target, user, "import.requested",
+                                f"import {job.id}", {"format": job.format, "dry_run": dry_run})
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
 

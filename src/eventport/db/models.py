@@ -1,6 +1,8 @@
 """Imports every model so that metadata (Alembic, tests) sees all tables."""
 
 from eventport.accounts.models import ApiToken, EventRole, Invitation, SignInFailure, User
+from eventport.audit.models import AuditEntry
+from eventport.backups.models import BackupPolicy
 from eventport.db.base import Base
 from eventport.events.models import (
     CustomFormField,
@@ -16,9 +18,12 @@ from eventport.events.models import (
 )
 from eventport.exports.models import ExportJob
 from eventport.imports.models import ImportJob
+from eventport.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
+    "BackupPolicy",
     "Base",
     "CustomFormField",
     "Event",
@@ -36,4 +41,6 @@ __all__ = [
     "Sponsor",
     "Track",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

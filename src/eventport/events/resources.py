@@ -69,14 +69,6 @@ class MediaSlot:
     name: str
     kind: MediaKind
 
-    @property
-    def id_attr(self) -> str:
-        return f"{self.name}_id"
-
-    @property
-    def url_attr(self) -> str:
-        return f"{self.name}_url"
-
 
 @dataclass(frozen=True)
 class Resource:

@@ -54,6 +54,8 @@ Moment = Annotated[dt.datetime, AfterValidator(_check_year)]
 OptionalEmail = Annotated[str, Field(max_length=320), AfterValidator(_check_email)]
 Text = Annotated[str, Field(max_length=100_000)]
 Name = Annotated[str, Field(min_length=1, max_length=300)]
+#: Names of program entries (rooms, tracks, types, speakers, sponsors): their columns hold 200.
+ProgramName = Annotated[str, Field(min_length=1, max_length=200)]
 Short = Annotated[str, Field(max_length=300)]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 #: Row ids fit a 32-bit signed integer column on every database.
@@ -105,7 +107,7 @@ class EventFields(_Fields):
 
 
 class MicrolocationFields(_Fields):
-    name: Name
+    name: ProgramName
     floor: Annotated[int, Field(ge=-100, le=1000)] | None = None
     position: Annotated[int, Field(ge=0, le=100_000)] = 0
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
@@ -113,13 +115,13 @@ class MicrolocationFields(_Fields):
 
 
 class TrackFields(_Fields):
-    name: Name
+    name: ProgramName
     description: Text = ""
     color: Color = "#4a90d9"
 
 
 class SessionTypeFields(_Fields):
-    name: Name
+    name: ProgramName
     length: Annotated[int, Field(ge=1, le=24 * 60, description="minutes")] = 30
 
 
@@ -152,7 +154,7 @@ class SessionFields(_Fields):
 
 
 class SpeakerFields(_Fields):
-    name: Name
+    name: ProgramName
     email: OptionalEmail = ""
     mobile: Annotated[str, Field(max_length=50)] = ""
     photo_url: Url = ""
@@ -171,7 +173,7 @@ class SpeakerFields(_Fields):
 
 
 class SponsorFields(_Fields):
-    name: Name
+    name: ProgramName
     description: Text = ""
     url: Url = ""
     level: Annotated[int, Field(ge=0, le=1000)] = 0

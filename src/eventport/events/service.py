@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from eventport.accounts.models import EventRole, Role, User
+from eventport.db.paging import MAX_PER_PAGE as MAX_PER_PAGE  # the lists of events and items
+from eventport.db.paging import paginate
 from eventport.errors import Conflict, InvalidInput, NotFound
 from eventport.events.models import Event, MediaFile, ProgramSession, Speaker
 from eventport.events.resources import EVENT, RESOURCES, Resource
 from eventport.naming import is_identifier, new_identifier
 from eventport.storage import Storage, StorageError
-
-MAX_PER_PAGE = 200
 
 
 def localize(value: dt.datetime | None, tz: zoneinfo.ZoneInfo) -> dt.datetime | None:
@@ -120,7 +120,7 @@ def events_for(db: Session, user: User, page: int, per_page: int) -> tuple[list[
         query = query.join(EventRole, EventRole.event_id == Event.id).where(
             EventRole.user_id == user.id
         )
-    return _paginate(db, query.order_by(Event.starts_at, Event.id), page, per_page)
+    return paginate(db, query.order_by(Event.starts_at, Event.id), page, per_page)
 
 
 def delete_event(db: Session, event: Event) -> list[str]:
@@ -153,20 +153,12 @@ def discard_objects(storage: Storage, keys: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------ program
 
 
-def _paginate(db: Session, query: Any, page: int, per_page: int) -> tuple[list[Any], int]:
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput(f"page must be ≥ 1 and per_page between 1 and {MAX_PER_PAGE}")
-    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = db.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), total
-
-
 def list_items(db: Session, resource: Resource, event_id: int, page: int, per_page: int
                ) -> tuple[list[Any], int]:
     model: Any = resource.model
     query = select(model).where(model.event_id == event_id)
     order = (model.starts_at, model.id) if model is ProgramSession else (model.id,)
-    return _paginate(db, query.order_by(*order), page, per_page)
+    return paginate(db, query.order_by(*order), page, per_page)
 
 
 def get_item(db: Session, resource: Resource, event_id: int, item_id: int) -> Any:

@@ -54,3 +54,8 @@ class ExportJob(JobRecord, Base):
     #: the site address the request came in on (scheme://host:port), for the links in
     #: the job's e-mail when EVENTPORT_BASE_URL is not set
     site_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    #: ``manual`` (API, web, CLI) or ``schedule`` (a backup policy made it)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    #: the backup policy that made it; its ``keep_last`` (not the global one) retains it
+    backup_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("backup_policies.id", ondelete="SET NULL"), nullable=True, index=True)

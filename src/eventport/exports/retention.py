@@ -46,7 +46,8 @@ class RetentionPolicy:
         now = self.clock()
         groups: dict[tuple[int, str], list[ExportJob]] = defaultdict(list)
         for job in jobs:
-            if job.state == JobState.SUCCEEDED.value:
+            # A backup policy's exports follow that policy's keep_last (backups/service).
+            if job.state == JobState.SUCCEEDED.value and job.backup_policy_id is None:
                 groups[(job.event_id, job.format)].append(job)
         doomed: list[ExportJob] = []
         for group in groups.values():

@@ -40,8 +40,10 @@ from eventport.accounts.models import User
 from eventport.accounts.service import role_on
 from eventport.config import Settings, get_settings
 from eventport.db import get_sessionmaker, utcnow
+from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, InvalidInput
 from eventport.events.models import Event
+from eventport.exports import encryption
 from eventport.exports.models import ACTIVE_STATES, ExportJob, JobState
 from eventport.exports.registry import ExportContext, exporters, get_exporter
 from eventport.exports.snapshot import read_snapshot
@@ -149,12 +151,12 @@ def get_job(db: Session, job_id: str, user: User | None = None) -> ExportJob:
                                  may_see if user is not None else None)
 
 
-def list_jobs(db: Session, event_id: int, limit: int = 100) -> list[ExportJob]:
-    """The event's export history, newest first."""
-    return list(db.scalars(
-        select(ExportJob).where(ExportJob.event_id == event_id)
-        .order_by(ExportJob.created_at.desc(), ExportJob.id).limit(limit)
-    ))
+def list_jobs(db: Session, event_id: int, page: int = 1, per_page: int = MAX_PER_PAGE
+              ) -> tuple[list[ExportJob], int]:
+    """One page of the event's export history, newest first, and the total."""
+    query = (select(ExportJob).where(ExportJob.event_id == event_id)
+             .order_by(ExportJob.created_at.desc(), ExportJob.id))
+    return paginate(db, query, page, per_page)
 
 
 def job_summary(job: ExportJob) -> dict[str, Any]:
@@ -169,6 +171,7 @@ def job_summary(job: ExportJob) -> dict[str, Any]:
         "verified_at": lifecycle.iso(job.verified_at),
         "expires_at": lifecycle.iso(job.expires_at),
         "pinned": job.pinned,
+        "trigger": job.trigger,
         "filename": job.filename,
     }
 
@@ -307,10 +310,13 @@ def _plan(sessions: sessionmaker[Session], job_id: str) -> _Plan:
         event = db.get(Event, job.event_id)
         identifier = event.identifier if event else str(job.event_id)
         exporter = get_exporter(job.format)
-        filename = download_filename(identifier, job.format, exporter.extension,
-                                     job.created_at)
+        filename = encryption.stored_name(
+            download_filename(identifier, job.format, exporter.extension, job.created_at),
+            job.options)
+        content_type = (encryption.SEALED_CONTENT_TYPE if encryption.recipients_of(job.options)
+                        else exporter.content_type)
         return _Plan(job_id, job.event_id, job.format, dict(job.options), filename,
-                     storage_key(job.event_id, job_id, filename), exporter.content_type)
+                     storage_key(job.event_id, job_id, filename), content_type)
 
 
 def _write(run: _Run, storage: Storage, engine: Engine, plan: _Plan) -> PutResult:
@@ -321,7 +327,8 @@ def _write(run: _Run, storage: Storage, engine: Engine, plan: _Plan) -> PutResul
     run.check()
     with storage.writer(plan.key, content_type=plan.content_type, filename=plan.filename,
                         metadata={"export_job": plan.job_id}) as out:
-        exporter.write(snapshot, out, run.context(plan.options, storage))  # type: ignore[arg-type]
+        with encryption.sealing(out, plan.options) as target:  # recipients: age stream
+            exporter.write(snapshot, target, run.context(plan.options, storage))
         run.check_now()  # before publishing: leaving the block by raising aborts the upload
     assert out.result is not None
     return out.result
@@ -332,7 +339,9 @@ def _prove(run: _Run, storage: Storage, plan: _Plan, result: PutResult) -> dt.da
     a failed check deletes the object and fails the job with the reason."""
     run.progress("verifying", 0, result.size, force=True)
     try:
-        if plan.format == "archive":
+        if encryption.recipients_of(plan.options):
+            _prove_sealed(run, storage, plan, result)
+        elif plan.format == "archive":
             with open_stored(storage, plan.key) as file:
                 verify_archive(file, _counted(run, storage.open(plan.key), result.size),
                                size=result.size, sha256=result.sha256)
@@ -348,6 +357,22 @@ def _prove(run: _Run, storage: Storage, plan: _Plan, result: PutResult) -> dt.da
         _discard(storage, plan.key)
         raise
     return run.clock()
+
+
+def _prove_sealed(run: _Run, storage: Storage, plan: _Plan, result: PutResult) -> None:
+    """An encrypted export, read back: an age file to as many recipients as asked, with
+    the size and SHA-256 that were written. The plaintext zip was checked entry by entry
+    as the archive writer produced it; only a key holder can check it again
+    (``eventport verify FILE --identity KEY``)."""
+    try:
+        encryption.check_header(b"".join(storage.open(plan.key, start=0,
+                                                      end=min(result.size, 64 * 1024))),
+                                len(encryption.recipients_of(plan.options)))
+    except ValueError as exc:
+        raise ArchiveInvalid(str(exc)) from None
+    size, digest = check_entries(_counted(run, storage.open(plan.key), result.size), [], {})
+    if (size, digest) != (result.size, result.sha256):
+        raise ArchiveInvalid("the stored object differs from what was written")
 
 
 def _counted(run: _Run, chunks: Iterator[bytes], total: int) -> Iterator[bytes]:

@@ -4,6 +4,10 @@ Entry points for the rest of the code: :func:`enqueue_export` (API, web) and
 :func:`eventport.jobs.embedded.embedded_worker` (``eventport serve``).
 """
 
-from eventport.jobs.celery_app import enqueue_export, get_celery
+from eventport.jobs.celery_app import enqueue_export, enqueue_webhook, get_celery
+from eventport.webhooks import service as _webhooks
 
-__all__ = ["enqueue_export", "get_celery"]
+# Webhook deliveries made in this process (web, worker, CLI) go straight to the workers.
+_webhooks.dispatcher = enqueue_webhook
+
+__all__ = ["enqueue_export", "enqueue_webhook", "get_celery"]

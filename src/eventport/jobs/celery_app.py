@@ -3,7 +3,7 @@
 * Embedded (default ``EVENTPORT_BROKER_URL=filesystem://``): kombu's filesystem
   transport under ``<data_dir>/broker`` — no server to install, messages are files, so
   queued jobs survive a restart of ``eventport serve``. It supports revoke, unlike the
-  SQLAlchemy transport (LIBRARIES.md).
+  SQLAlchemy transport.
 * Scaled: ``redis://…`` or ``amqp://…``; N × ``eventport worker``, one ``eventport beat``.
 
 Celery's result backend is not used (``task_ignore_result``): the job row is the source
@@ -20,7 +20,6 @@ hour), beat also runs :data:`REQUEUE_TASK`, which re-sends jobs whose heartbeat 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +30,16 @@ from eventport.config import Settings, get_settings
 EXPORT_TASK = "eventport.exports.run"
 RETENTION_TASK = "eventport.exports.retention_sweep"
 REQUEUE_TASK = "eventport.jobs.requeue_stale"
+IMPORT_REQUEUE_TASK = "eventport.imports.requeue_stale"
+WEBHOOK_TASK = "eventport.webhooks.deliver"
+SCHEDULER_TASK = "eventport.backups.tick"
 
-#: Task modules; one not written yet (imports arrive in their own change) is skipped.
-TASK_MODULES = ("eventport.jobs.export_tasks", "eventport.jobs.import_tasks")
+#: Task modules every worker loads.
+TASK_MODULES = ("eventport.jobs.export_tasks", "eventport.jobs.import_tasks",
+                "eventport.jobs.schedule_tasks")
 
 #: How often beat runs the retention sweep (seconds).
 RETENTION_EVERY = 3600.0
-
-
-def _existing(modules: tuple[str, ...]) -> list[str]:
-    return [name for name in modules if importlib.util.find_spec(name) is not None]
 
 
 def broker_dir(settings: Settings) -> Path:
@@ -72,34 +71,32 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-#: Beat entries of task modules that may not exist yet: name -> (task, module).
-OPTIONAL_REQUEUE_TASKS = {
-    "requeue-stale-imports": ("eventport.imports.requeue_stale", "eventport.jobs.import_tasks"),
-}
-
-
-def _beat_schedule(settings: Settings, modules: list[str]) -> dict[str, Any]:
+def _beat_schedule(settings: Settings) -> dict[str, Any]:
     queue = settings.broker_queue
     every = max(2.0, settings.job_stale_after / 3)
     requeue = {"schedule": every, "options": {"queue": queue, "expires": every}}
     schedule: dict[str, Any] = {
         "requeue-stale-jobs": {"task": REQUEUE_TASK, **requeue},
+        "requeue-stale-imports": {"task": IMPORT_REQUEUE_TASK, **requeue},
         "export-retention": {
             "task": RETENTION_TASK,
             "schedule": RETENTION_EVERY,
             "options": {"queue": queue},
         },
+        # Backups due and webhook retries; a tick that could not run in time is dropped
+        # (the next one catches up: the scheduler computes from "now", not per tick).
+        "scheduler-tick": {
+            "task": SCHEDULER_TASK,
+            "schedule": settings.scheduler_tick_seconds,
+            "options": {"queue": queue, "expires": settings.scheduler_tick_seconds},
+        },
     }
-    for name, (task, module) in OPTIONAL_REQUEUE_TASKS.items():
-        if module in modules:
-            schedule[name] = {"task": task, **requeue}
     return schedule
 
 
 def build_app(settings: Settings) -> Celery:
     queue = settings.broker_queue
-    modules = _existing(TASK_MODULES)
-    app = Celery("eventport", broker=settings.broker_url, include=modules)
+    app = Celery("eventport", broker=settings.broker_url, include=list(TASK_MODULES))
     app.conf.update(
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
@@ -117,26 +114,33 @@ def build_app(settings: Settings) -> Celery:
         # Separate control exchanges per queue: pings and revokes stay in one deployment.
         control_exchange=f"{queue}.control",
         timezone="UTC",
-        beat_schedule=_beat_schedule(settings, modules),
+        beat_schedule=_beat_schedule(settings),
         beat_schedule_filename=str(beat_schedule_path(settings)),
     )
     return app
 
 
 @functools.cache
-def _cached(settings_key: tuple[str, str, str, int]) -> Celery:
+def _cached(settings_key: tuple[str, str, str, int, float]) -> Celery:
     return build_app(get_settings())
 
 
 def get_celery() -> Celery:
     """This process's Celery app for the current settings (rebuilt when they change)."""
     s = get_settings()
-    return _cached((s.broker_url, s.broker_queue, str(s.data_dir), s.job_stale_after))
+    return _cached((s.broker_url, s.broker_queue, str(s.data_dir), s.job_stale_after,
+                    s.scheduler_tick_seconds))
 
 
 def enqueue_export(job_id: str) -> None:
     """Send the export job to the workers (by task name; job ids only, never objects)."""
     get_celery().send_task(EXPORT_TASK, args=[job_id], queue=get_settings().broker_queue)
+
+
+def enqueue_webhook(delivery_id: str, countdown: float = 0.0) -> None:
+    """Send a webhook delivery attempt to the workers, after ``countdown`` seconds."""
+    get_celery().send_task(WEBHOOK_TASK, args=[delivery_id], queue=get_settings().broker_queue,
+                           countdown=countdown or None)
 
 
 def check_broker() -> str:

@@ -14,6 +14,7 @@ from celery import shared_task
 from eventport.exports import service
 from eventport.exports.registry import exporters
 from eventport.jobs.celery_app import EXPORT_TASK, REQUEUE_TASK, RETENTION_TASK
+from eventport.webhooks.announce import export_finished
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,10 @@ exporters()
 
 @shared_task(name=EXPORT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_export_task(job_id: str) -> str | None:
-    return service.run_export(job_id)
+    state = service.run_export(job_id)
+    if state is not None:
+        export_finished(job_id)
+    return state
 
 
 @shared_task(name=RETENTION_TASK, ignore_result=True)

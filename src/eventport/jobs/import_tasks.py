@@ -2,7 +2,7 @@
 
 Same reliability settings as the export tasks (``acks_late`` + ``reject_on_worker_lost``,
 claimed atomically by the service, so a redelivery is harmless). ``IMPORT_REQUEUE_TASK``
-re-sends import jobs whose worker died; beat must run it like the export one.
+re-sends import jobs whose worker died; beat runs it beside the export one.
 """
 
 from __future__ import annotations
@@ -12,18 +12,22 @@ import logging
 from celery import shared_task
 
 from eventport.config import get_settings
+from eventport.jobs.celery_app import IMPORT_REQUEUE_TASK
 
 log = logging.getLogger(__name__)
 
 IMPORT_TASK = "eventport.imports.run"
-IMPORT_REQUEUE_TASK = "eventport.imports.requeue_stale"
 
 
 @shared_task(name=IMPORT_TASK, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def import_event(job_id: str) -> str | None:
     from eventport.imports.service import run_import
+    from eventport.webhooks.announce import import_finished
 
-    return run_import(job_id)
+    state = run_import(job_id)
+    if state is not None:
+        import_finished(job_id)
+    return state
 
 
 def enqueue_import(job_id: str) -> None:

@@ -23,6 +23,7 @@ file or a reference to one it lacks.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
@@ -35,6 +36,8 @@ from eventport.events.archive_layout import (
     VERSION,
     portable_documents,
 )
+from eventport.exports import privacy
+from eventport.exports.encryption import parse_recipients
 from eventport.exports.registry import (
     ExportCancelled,
     ExportContext,
@@ -70,10 +73,24 @@ class ArchiveExporter(Exporter):
     extension = "zip"
     content_type = "application/zip"
     accepts_media = True
-    option_names = frozenset({"media"})
+    option_names = frozenset({"media", "profile", "recipients"})
 
     @classmethod
     def normalize_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """Media kinds; ``profile`` and ``recipients`` only when not the default, so
+        plain archives keep the options (and dedupe keys) they always had."""
+        normalized = cls._normalize_media(options)
+        profile = options.get("profile", "full")
+        if profile not in privacy.PROFILES:
+            raise ValueError(f'"profile" must be one of: {", ".join(privacy.PROFILES)}')
+        if profile != "full":
+            normalized["profile"] = profile
+        if options.get("recipients"):
+            normalized["recipients"] = parse_recipients(options["recipients"])
+        return normalized
+
+    @staticmethod
+    def _normalize_media(options: dict[str, Any]) -> dict[str, Any]:
         media = options.get("media", list(MEDIA_KINDS))
         if not isinstance(media, list | tuple) or not all(isinstance(k, str) for k in media):
             raise ValueError('"media" must be a list of: ' + ", ".join(MEDIA_KINDS))
@@ -91,6 +108,9 @@ class ArchiveExporter(Exporter):
         return out.getvalue()
 
     def write(self, snapshot: EventSnapshot, out: BinaryIO, ctx: ExportContext) -> None:
+        if ctx.options.get("profile") == "public":
+            snapshot = privacy.public_view(snapshot)
+            ctx = dataclasses.replace(ctx, public_only=True)
         kinds = set(ctx.options.get("media", MEDIA_KINDS))
         included = [m for m in snapshot.media if m.kind in kinds]
         missing = _find_missing(included, ctx)
@@ -154,6 +174,7 @@ class ArchiveExporter(Exporter):
             },
             "files": [entry.as_manifest() for entry in archive.entries],
             "missing": missing,
+            **privacy.manifest_fields(ctx.options.get("profile", "full")),
         }
         archive.add_bytes("manifest.json", canonical_json(manifest), "application/json")
         archive.close()

@@ -50,7 +50,10 @@ FORMATS = tuple(READERS)
 
 
 def sniff_container(head: bytes) -> str | None:
-    """``"zip"``, ``"xml"`` or ``"json"`` from the first bytes, or None."""
+    """``"zip"``, ``"xml"``, ``"json"`` or ``"age"`` (an encrypted archive, see
+    imports/encrypted.py) from the first bytes, or None."""
+    if head.startswith(b"age-encryption.org/v1\n"):
+        return "age"
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
@@ -71,6 +74,8 @@ def check_container(fmt: str | None, container: str | None) -> None:
     """Refuse an upload whose first bytes cannot be the (named or any) format."""
     if container is not None and (fmt is None or READERS[fmt].container == container):
         return
+    if container == "age" and fmt is not None and READERS[fmt].container == "zip":
+        return  # decrypted before it is read (imports/encrypted.py)
     expected = {"zip": "a zip", "xml": "an XML file", "json": "a JSON file"}
     what = expected[READERS[fmt].container] if fmt else "a zip, XML or JSON file"
     raise ImportRefused(f"the upload is not {what}")
@@ -109,6 +114,9 @@ def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = Non
     file.seek(0)
     container = sniff_container(head)
     check_container(fmt, container)
+    if container == "age":
+        raise ImportRefused("this archive is encrypted (age): import it with its secret key "
+                            "(the identity field of POST /api/v1/imports)")
     if container != "zip":
         limit = (limits or ZipLimits()).max_document_bytes
         content = file.read(limit + 1)

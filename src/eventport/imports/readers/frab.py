@@ -65,6 +65,7 @@ class Conference:
     values: dict[str, str] = field(default_factory=dict)  # description, venue, url
     talks: list[Talk] = field(default_factory=list)
     room_guids: dict[str, str] = field(default_factory=dict)  # room name -> guid
+    rooms: list[str] = field(default_factory=list)  # every room the file names, in order
     warnings: list[str] = field(default_factory=list)
 
 
@@ -238,6 +239,9 @@ def to_event_data(conf: Conference, fmt: str) -> EventData:
     """The one loop: talks in file order; rooms, tracks, types and persons on first use."""
     _unique_room_guids(conf)
     builder = _Builder(conf)
+    for room in conf.rooms:  # rooms without a talk are rooms too
+        builder.named("microlocations", room, {"position": len(builder.tables["microlocations"])},
+                      conf.room_guids.get(room, ""))
     used: set[int] = set()
     for talk in conf.talks:
         source_id = int(talk.id) if talk.id.isdigit() else 0

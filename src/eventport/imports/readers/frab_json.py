@@ -9,6 +9,7 @@ mapping to an event and the identity rules are theirs in common.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import zoneinfo
 from typing import Any
@@ -28,6 +29,13 @@ from eventport.imports.readers.frab import (
 )
 
 FILE = "schedule.json"
+
+
+def _name(value: Any) -> str:
+    """A room or track: a string, or (schedule2) an object with a name or slug."""
+    if isinstance(value, dict):
+        return _str(value.get("name") or value.get("slug"))
+    return _str(value)
 
 
 def _str(value: Any) -> str:
@@ -50,26 +58,41 @@ def _links(raw: dict[str, Any]) -> list[tuple[str, str]]:
     return links
 
 
-def _talk(raw: dict[str, Any], room: str, index: int, tz: zoneinfo.ZoneInfo) -> Talk:
-    title = _str(raw.get("title"))
-    start = parse_datetime(_str(raw.get("date")))
+def _times(raw: dict[str, Any], tz: zoneinfo.ZoneInfo
+           ) -> tuple[dt.datetime | None, dt.timedelta | None]:
+    """``date`` + ``duration`` (schema 1) or ``start`` + ``end`` (schedule2)."""
+    start = parse_datetime(_str(raw.get("date"))) or parse_datetime(_str(raw.get("start")))
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=tz)
+    length = duration(_str(raw.get("duration")))
+    end = parse_datetime(_str(raw.get("end")))
+    if length is None and start is not None and end is not None:
+        length = (end if end.tzinfo else end.replace(tzinfo=tz)) - start
+    return start, length
+
+
+def _talk(raw: dict[str, Any], room: str, index: int, tz: zoneinfo.ZoneInfo) -> Talk:
+    title = _str(raw.get("title"))
+    start, length = _times(raw, tz)
     return Talk(
         where=f"{FILE} event {_str(raw.get('id')) or index} ({title or 'untitled'})",
-        id=_str(raw.get("id")), guid=_str(raw.get("guid")), title=title, start=start,
-        duration=duration(_str(raw.get("duration"))), room=_str(raw.get("room")) or room,
+        id=_str(raw.get("id") or raw.get("code")), guid=_str(raw.get("guid")), title=title,
+        start=start, duration=length, room=_name(raw.get("room")) or room,
         values={"subtitle": _str(raw.get("subtitle"))[:500],
                 "short_abstract": _str(raw.get("abstract")),
                 "long_abstract": _str(raw.get("description")),
                 "language": _str(raw.get("language"))[:35]},
-        track=_str(raw.get("track")), type=_str(raw.get("type")),
-        persons=[_person(p) for p in raw.get("persons") or []], links=_links(raw),
+        track=_name(raw.get("track")), type=_str(raw.get("type")),
+        persons=[_person(p) for p in raw.get("persons") or raw.get("participants") or []],
+        links=_links(raw),
     )
 
 
-def _talks(conference: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    found: list[tuple[dict[str, Any], str]] = []
+def _talks(schedule: dict[str, Any], conference: dict[str, Any]
+           ) -> list[tuple[dict[str, Any], str]]:
+    """Talks under days/rooms (schema 1) and in the flat ``events`` list (schedule2)."""
+    found: list[tuple[dict[str, Any], str]] = [
+        (talk, "") for talk in schedule.get("events") or [] if isinstance(talk, dict)]
     for day in conference.get("days") or []:
         rooms = day.get("rooms") if isinstance(day, dict) else None
         for room, talks in (rooms or {}).items():
@@ -77,23 +100,23 @@ def _talks(conference: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     return found
 
 
-def _conference(content: bytes) -> dict[str, Any]:
+def _schedule(content: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         document = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ImportRefused(f"{FILE} is not valid JSON: {exc}") from None
-    conference = (document.get("schedule") or {}).get("conference") if isinstance(
-        document, dict) else None
-    if not isinstance(conference, dict):
+    schedule = document.get("schedule") if isinstance(document, dict) else None
+    conference = schedule.get("conference") if isinstance(schedule, dict) else None
+    if not isinstance(schedule, dict) or not isinstance(conference, dict):
         raise ImportRefused(f"not a frab {FILE}: there is no schedule.conference object")
-    return conference
+    return schedule, conference
 
 
 def read_frab_json(content: bytes) -> EventData:
-    conference = _conference(content)
+    schedule, conference = _schedule(content)
     warnings: list[str] = []
-    talks = _talks(conference)
-    stamps = [_str(talk.get("date")) for talk, _ in talks]
+    talks = _talks(schedule, conference)
+    stamps = [_str(talk.get("date") or talk.get("start")) for talk, _ in talks]
     tz_name = (known_zone(_str(conference.get("time_zone_name")), FILE, warnings)
                or zone_from_offsets(stamps, FILE, warnings))
     tz = zoneinfo.ZoneInfo(tz_name)
@@ -104,6 +127,7 @@ def read_frab_json(content: bytes) -> EventData:
         end=parse_date(_str(conference.get("end"))),
         values={"external_url": _str(conference.get("url") or conference.get("base_url"))},
         room_guids={_str(r.get("name")): _str(r.get("guid")) for r in rooms if r.get("guid")},
+        rooms=[_str(r.get("name")) for r in rooms if _str(r.get("name"))],
         warnings=warnings,
     )
     conf.talks = [_talk(talk, room, index, tz) for index, (talk, room) in

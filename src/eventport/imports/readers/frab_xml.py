@@ -123,6 +123,8 @@ def read_frab_xml(content: bytes) -> EventData:
         warnings=warnings,
         room_guids={room.get("name", "").strip(): (room.get("guid") or "").strip()
                     for room in root.iter("room") if room.get("guid")},
+        rooms=list(dict.fromkeys(name for room in root.iter("room")
+                                 if (name := room.get("name", "").strip()))),
     )
     for index, (day, event, room) in enumerate(_events(root), start=1):
         start = _start(event, parse_date(day.get("date", "")), day_change, tz)

@@ -5,8 +5,8 @@ them; invitations to an event by e-mail; failed sign-ins counted in the database
 several web processes share the limit; and the address an export was requested through,
 for the links in its e-mail when no base URL is configured.
 
-Revision ID: 0005_workspace
-Revises: 0004_uuids
+Revision ID: 0007_workspace
+Revises: 0006_backups
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from alembic import op
 
 from eventport.db.base import UTCDateTime
 
-revision: str = "0005_workspace"
-down_revision: str | Sequence[str] | None = "0004_uuids"
+revision: str = "0007_workspace"
+down_revision: str | Sequence[str] | None = "0006_backups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
