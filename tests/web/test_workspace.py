@@ -295,8 +295,25 @@ def test_organizer_builds_publishes_shares_and_exports_an_event(
     invite_coorganizer(page, open_page, event_id, mailbox, live_server)
     archive = export_and_download(page, event_id, live_server, mailbox, tmp_path)
     import_as_update(page, event_id, archive)
+    backups_and_audit(page, event_id)
     page.goto("/account")
     both_widths(page, "account")
+
+
+def backups_and_audit(page, event_id: int) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"/events/{event_id}/backups")
+    page.get_by_label(re.compile(r"^Schedule \(cron\)")).fill("30 2 * * *")
+    page.get_by_label("Keep the last").fill("4")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save policy").click()
+    assert page.locator("#next-run").inner_text().strip() not in ("", "—")
+    assert page.get_by_label(re.compile(r"^Schedule \(cron\)")).input_value() == "30 2 * * *"
+    both_widths(page, "event-backups")
+    page.get_by_role("navigation", name="Event").get_by_role("link", name="Audit log").click()
+    table = page.locator(".audit-table")
+    assert "backup_policy.updated" in table.inner_text()
+    assert "export.requested" in table.inner_text()
+    both_widths(page, "event-audit")
 
 
 def tab_to(page, element_id: str, limit: int = 12) -> None:  # type: ignore[no-untyped-def]

@@ -102,3 +102,31 @@ def test_sign_in_page_is_rate_limited(client: TestClient, world: World) -> None:
                                              "csrf_token": token}).status_code
                 for _ in range(11)]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
+
+
+def test_owner_pages_backups_and_audit(client: TestClient, world: World) -> None:
+    csrf = sign_in(client, world.owner)
+    put = client.put(f"/api/v1/events/{world.event_id}/backup-policy",
+                     headers={"X-CSRF-Token": csrf},
+                     json={"cron": "0 3 * * *", "media": ["image"], "keep_last": 3})
+    assert put.status_code == 200, put.text
+    page = client.get(f"/events/{world.event_id}/backups")
+    assert page.status_code == 200
+    assert 'value="0 3 * * *"' in page.text and "Stop scheduled backups" in page.text
+    assert put.json()["next_run_at"] in page.text
+    audit = client.get(f"/events/{world.event_id}/audit")
+    assert audit.status_code == 200 and "backup_policy.updated" in audit.text
+
+
+def test_backups_and_audit_are_the_owners(client: TestClient, world: World, db: Session
+                                          ) -> None:
+    from eventport.accounts.service import grant_role
+
+    grant_role(db, world.event_id, world.stranger, Role.ORGANIZER)
+    db.commit()
+    sign_in(client, world.stranger)
+    overview = client.get(f"/events/{world.event_id}")
+    assert "/backups" not in overview.text and "/audit" not in overview.text
+    assert "/settings" in overview.text  # organizers do change the settings
+    assert client.get(f"/events/{world.event_id}/backups").status_code == 403
+    assert client.get(f"/events/{world.event_id}/audit").status_code == 403

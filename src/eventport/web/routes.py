@@ -19,7 +19,7 @@ from eventport.errors import NotFound, TooManyRequests
 from eventport.events import service as events
 from eventport.imports import service as imports
 from eventport.imports.readers import READERS
-from eventport.web import account_pages, event_pages, program_pages, team_pages
+from eventport.web import account_pages, event_pages, owner_pages, program_pages, team_pages
 from eventport.web import session as web_session
 from eventport.web.pages import (
     STATIC_DIR,
@@ -140,4 +140,4 @@ def import_page(request: Request, user: PageUser, db: Db) -> Response:
 #: Every page router, for the composition root. Fixed paths (``/events/new``) come
 #: before the ones with parameters (``/events/{event_id}``).
 ROUTERS = (router, event_pages.router, program_pages.router, team_pages.router,
-           account_pages.router)
+           owner_pages.router, account_pages.router)

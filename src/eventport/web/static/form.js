@@ -42,6 +42,9 @@
     var value = input.value;
     var nullable = input.dataset.nullable === "true";
     if (type === "bool") return input.checked;
+    if (type === "lines") {  // a text area holding one item per line
+      return value.split(/\r?\n/).map(function (v) { return v.trim(); }).filter(Boolean);
+    }
     if (value === "") {
       if (input.required && type !== "str") return undefined;  // the API says "required"
       if (type === "str") return nullable ? null : "";
@@ -59,10 +62,12 @@
       var value = encode(input);
       if (value !== undefined) body[input.name] = value;
     });
-    form.querySelectorAll("fieldset.multi[data-type=ids]").forEach(function (set) {
-      body[set.dataset.name] = Array.prototype.slice.call(set.querySelectorAll("input:checked"))
-        .map(function (box) { return parseInt(box.value, 10); });
-    });
+    form.querySelectorAll("fieldset.multi[data-type=ids], fieldset.multi[data-type=strs]")
+      .forEach(function (set) {
+        var ints = set.dataset.type === "ids";
+        body[set.dataset.name] = Array.prototype.slice.call(set.querySelectorAll("input:checked"))
+          .map(function (box) { return ints ? parseInt(box.value, 10) : box.value; });
+      });
     return body;
   }
 
