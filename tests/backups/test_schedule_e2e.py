@@ -47,7 +47,8 @@ def test_every_minute_policy_runs_once_per_tick(client: TestClient, demo_event: 
     assert policy.status_code == 200, policy.text
 
     def scheduled() -> list[dict]:
-        jobs = client.get(f"{base}/exports", headers=demo_event.headers).json()["items"]
+        page = client.get(f"{base}/exports", headers=demo_event.headers).json()
+        jobs = page["items"] if isinstance(page, dict) else page
         return [j for j in jobs if j["trigger"] == "schedule"]
 
     first = wait_until(scheduled, 75, interval=0.5, message="a scheduled export")[0]

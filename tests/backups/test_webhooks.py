@@ -117,7 +117,11 @@ def test_signed_delivery_retried_until_accepted(client: TestClient, demo_event: 
 
     job = client.post(f"/api/v1/events/{demo_event.id}/exports", headers=demo_event.headers,
                       json={"format": "ical"}).json()
-    wait_until(lambda: len(receiver.received) >= 3, 60, message="three webhook attempts")
+    try:
+        wait_until(lambda: len(receiver.received) >= 3, 60, message="three webhook attempts")
+    except BaseException:
+        print(job, receiver.received, celery_worker.log())
+        raise
     first, *rest = receiver.received
     assert all(r.signature_ok for r in receiver.received)
     assert all(r.body == first.body for r in rest)

@@ -105,12 +105,21 @@ class _Attempt(JobAttempt):
     noun = "webhook delivery"
 
 
-def _due(sessions: sessionmaker[Session], delivery_id: str, now: dt.datetime) -> bool:
-    """Is the delivery queued and due? An early message (the sweep raced a countdown)
-    leaves it alone; the claim settles any race between two due ones."""
+#: A retry message may arrive this early (broker timers, clocks of two hosts).
+EARLY = dt.timedelta(seconds=1)
+
+
+def _wait(sessions: sessionmaker[Session], delivery_id: str, now: dt.datetime) -> float | None:
+    """Seconds until the delivery is due (0: now), or None if there is nothing to send.
+    An early message (the sweep raced a countdown) leaves it alone; the claim settles
+    any race between two due ones."""
     with sessions() as db:
         row = db.get(WebhookDelivery, delivery_id)
-        return row is not None and (row.next_attempt_at is None or row.next_attempt_at <= now)
+        if row is None or row.state != "queued":
+            return None
+        if row.next_attempt_at is None or row.next_attempt_at <= now + EARLY:
+            return 0.0
+        return (row.next_attempt_at - now).total_seconds()
 
 
 def _outcome_values(delivery: WebhookDelivery, attempt: int, outcome: Outcome,
@@ -126,7 +135,10 @@ def deliver(delivery_id: str, *, sessions: sessionmaker[Session] | None = None,
     """Make one attempt at a due delivery; its new state, or None if it was not ours."""
     settings = get_settings()
     sessions = sessions or get_sessionmaker()
-    if not _due(sessions, delivery_id, clock()):
+    wait = _wait(sessions, delivery_id, clock())
+    if wait is None or wait > 0:
+        if wait is not None:  # too early: come back when it is due (or the sweep will)
+            _schedule_retry(delivery_id, wait, settings)
         return None
     attempt = lifecycle.claim(sessions, WebhookDelivery, delivery_id, clock,
                               settings.job_stale_after)

@@ -20,6 +20,7 @@ import json
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -43,6 +44,43 @@ _SPEAKER_TEXT = ("email", "mobile", "organisation", "position", "country", "city
                  "github", "linkedin", "facebook")
 _SESSION_TEXT = ("title", "subtitle", "short_abstract", "long_abstract", "comments",
                  "language", "level")
+
+
+#: Keys (normalised) each document's reader maps; any other key is reported as left out.
+_READ_KEYS: dict[str, frozenset[str]] = {
+    "event": frozenset({
+        "id", "identifier", "name", "description", "starts_at", "start_time", "ends_at",
+        "end_time", "timezone", "location_name", "latitude", "longitude", "logo", "logo_url",
+        "background_image", "background_url", "original_image_url", "large",
+        "organizer_name", "owner_name", "organizer_description", "owner_description",
+        "email", "contact_email", "event_url", "external_url", "ticket_url", "privacy",
+        "code_of_conduct", "state", "social_links"}),
+    "sessions": frozenset({
+        *_SESSION_TEXT, "id", "starts_at", "ends_at", "state", "is_featured", "track",
+        "track_id", "session_type", "session_type_id", "microlocation", "microlocation_id",
+        "speakers", "slides", "slides_url", "audio", "audio_url", "video", "video_url"}),
+    "speakers": frozenset({*_SPEAKER_TEXT, "id", "name", "photo", "photo_url", "sessions"}),
+    "tracks": frozenset({"id", "name", "description", "color", "sessions"}),
+    "microlocations": frozenset({"id", "name", "floor", "position", "latitude", "longitude"}),
+    "session_types": frozenset({"id", "name", "length"}),
+    "sponsors": frozenset({"id", "name", "description", "url", "sponsor_type", "type",
+                           "level", "logo", "logo_url"}),
+}
+
+
+def report_left_out(stem: str, docs: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Name, once per document, the fields Eventport has no place for (never silent)."""
+    read = _READ_KEYS.get(stem)
+    if read is None:
+        return
+    left = sorted({key for doc in docs for key in doc} - read)
+    if left:
+        warnings.append(f"{stem}: field(s) {', '.join(left)} have no counterpart in "
+                        "Eventport and were left out")
+
+
+#: session key of an embedded object -> the resource it names
+_EMBEDDED = {"track": "tracks", "session_type": "session-types", "microlocation": "microlocations"}
 
 
 def locate_documents(zf: SafeZip) -> dict[str, str] | None:
@@ -104,6 +142,11 @@ class _Reader:
         meta = self.load("meta") if "meta" in documents else {}
         self.root_url = _text(meta.get("root_url")) if isinstance(meta, dict) else ""
         self.unresolved: dict[str, int] = defaultdict(int)
+        self.links: dict[int, set[int]] = defaultdict(set)  # session id -> speaker ids
+        self.embedded: dict[str, dict[int, dict[str, Any]]] = {
+            kind: {} for kind in _EMBEDDED.values()}  # objects sessions carry inline
+        self.social: list[dict[str, Any]] = []  # social links embedded in the event
+        self._anonymous = 0
 
     def load(self, stem: str) -> Any:
         name = self.documents.get(stem)
@@ -122,7 +165,9 @@ class _Reader:
             docs = docs["data"]  # some exports wrap the list like the API page does
         if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
             raise ImportRefused(f"{self.documents[stem]} must be a JSON list of objects")
-        return [_norm(doc) for doc in docs]
+        normalised = [_norm(doc) for doc in docs]
+        report_left_out(stem, normalised, self.warnings)
+        return normalised
 
     def media(self, doc: dict[str, Any], keys: tuple[str, ...], kind: MediaKind, where: str,
               document: str) -> tuple[MediaRef | None, str]:
@@ -149,31 +194,29 @@ class _Reader:
                ) -> dict[str, Any]:
         return validate_fields(resource, values, where, self.warnings)
 
-    def source_id(self, doc: dict[str, Any], index: int, where: str) -> int:
+    def source_id(self, doc: dict[str, Any], where: str) -> int:
         if doc.get("id") is None:
-            return -index  # never referenced by another document, so any unique id does
+            self._anonymous -= 1  # never referenced by another document: any unique id
+            return self._anonymous
         try:
             return int(doc["id"])
         except (TypeError, ValueError):
             raise ImportRefused(f"{where}: id {doc['id']!r} is not a number") from None
 
 
-def read_open_event(zf: SafeZip) -> EventData:
-    documents = locate_documents(zf)
-    if documents is None:
-        raise ImportRefused("no Open Event 'event' document found (expected at the zip's "
-                            "root or in one top folder)")
-    r = _Reader(zf, documents)
+def _event(r: _Reader) -> EventData:
+    """The event document (and the event's identity) as the start of the result."""
     raw_event = r.load("event")
     if not isinstance(raw_event, dict):
-        raise ImportRefused(f"{documents['event']} must be a JSON object")
+        raise ImportRefused(f"{r.documents['event']} must be a JSON object")
     ev = _norm(raw_event)
-    event_where = posixpath.basename(documents["event"])
-    logo, logo_url = r.media(ev, ("logo", "logo_url"), MediaKind.IMAGE, f"{event_where}: logo",
+    report_left_out("event", [ev], r.warnings)
+    where = posixpath.basename(r.documents["event"])
+    logo, logo_url = r.media(ev, ("logo", "logo_url"), MediaKind.IMAGE, f"{where}: logo",
                              "event")
     background, background_url = r.media(
         ev, ("background_image", "background_url", "original_image_url", "large"),
-        MediaKind.IMAGE, f"{event_where}: background", "event")
+        MediaKind.IMAGE, f"{where}: background", "event")
     event_state = _text(ev.get("state")).lower()
     values: dict[str, Any] = {
         "name": _text(ev.get("name")),
@@ -197,132 +240,142 @@ def read_open_event(zf: SafeZip) -> EventData:
         "state": "published" if event_state in ("published", "completed") else "draft",
     }
     if not values["starts_at"] or not values["ends_at"]:
-        raise ImportRefused(f"{event_where}: starts-at and ends-at are required")
-    event = ItemData(_ref(ev.get("id")) or 0, event_where,
-                     r.fields(EVENT, values, event_where),
+        raise ImportRefused(f"{where}: starts-at and ends-at are required")
+    event = ItemData(_ref(ev.get("id")) or 0, where, r.fields(EVENT, values, where),
                      {k: v for k, v in (("logo", logo), ("background", background)) if v})
     identifier = _text(ev.get("identifier")).lower() or None
     if identifier and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,62}", identifier):
         identifier = None
     data = EventData(format="open-event", event=event, identifier=identifier,
                      warnings=r.warnings)
+    r.social = [_norm(s) for s in ev.get("social_links") or [] if isinstance(s, dict)]
+    return data
 
-    def name_of(stem: str) -> str:
-        return posixpath.basename(documents.get(stem, stem))
 
-    for index, doc in enumerate(r.load_list("microlocations"), start=1):
-        where = f"{name_of('microlocations')} entry {index}"
-        data.items["microlocations"].append(ItemData(r.source_id(doc, index, where), where,
-            r.fields(RESOURCES["microlocations"], {
-                "name": _text(doc.get("name")), "floor": doc.get("floor"),
-                "position": doc.get("position") or 0,
-                "latitude": doc.get("latitude"), "longitude": doc.get("longitude"),
-            }, where)))
+def _microlocation(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    return ItemData(r.source_id(doc, where), where, r.fields(RESOURCES["microlocations"], {
+        "name": _text(doc.get("name")), "floor": doc.get("floor"),
+        "position": doc.get("position") or 0,
+        "latitude": doc.get("latitude"), "longitude": doc.get("longitude"),
+    }, where))
 
-    for index, doc in enumerate(r.load_list("tracks"), start=1):
-        where = f"{name_of('tracks')} entry {index}"
-        values = {"name": _text(doc.get("name")), "description": _text(doc.get("description"))}
-        if _text(doc.get("color")):
-            values["color"] = _text(doc.get("color"))
-        data.items["tracks"].append(ItemData(r.source_id(doc, index, where), where,
-                                             r.fields(RESOURCES["tracks"], values, where)))
 
-    for index, doc in enumerate(r.load_list("session_types"), start=1):
-        where = f"{name_of('session_types')} entry {index}"
-        values = {"name": _text(doc.get("name"))}
-        length = _minutes(doc.get("length"))
-        if length:
-            values["length"] = length
-        data.items["session-types"].append(ItemData(
-            r.source_id(doc, index, where), where,
-            r.fields(RESOURCES["session-types"], values, where)))
+def _track(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    values = {"name": _text(doc.get("name")), "description": _text(doc.get("description"))}
+    if _text(doc.get("color")):
+        values["color"] = _text(doc.get("color"))
+    return ItemData(r.source_id(doc, where), where, r.fields(RESOURCES["tracks"], values, where))
 
-    links: dict[int, set[int]] = defaultdict(set)  # session id -> speaker ids
-    for index, doc in enumerate(r.load_list("speakers"), start=1):
-        where = f"{name_of('speakers')} entry {index}"
-        source_id = r.source_id(doc, index, where)
-        photo, photo_url = r.media(doc, ("photo", "photo_url"), MediaKind.IMAGE,
-                                   f"{where}: photo", "speakers")
-        values = {key: _text(doc.get(key)) for key in _SPEAKER_TEXT}
-        values.update(name=_text(doc.get("name")), photo_url=photo_url)
-        data.items["speakers"].append(ItemData(source_id, where,
-                                               r.fields(RESOURCES["speakers"], values, where),
-                                               {"photo": photo} if photo else {}))
-        for session in doc.get("sessions") or []:
-            session_id = _ref(session)
-            if session_id is not None:
-                links[session_id].add(source_id)
 
-    session_ids: set[int] = set()
-    embedded: dict[str, dict[int, dict[str, Any]]] = {kind: {} for kind in _EMBEDDED.values()}
-    for index, doc in enumerate(r.load_list("sessions"), start=1):
-        where = f"{name_of('sessions')} entry {index}"
-        source_id = r.source_id(doc, index, where)
-        session_ids.add(source_id)
-        values = {key: _text(doc.get(key)) for key in _SESSION_TEXT}
-        state_name = _text(doc.get("state")).lower()
-        state: SessionState | None = _STATES.get(state_name)
-        if state is None:
-            if state_name:
-                r.warnings.append(f"{where}: unknown state {state_name!r} read as submitted")
-            state = SessionState.SUBMITTED
-        speakers = {_ref(s) for s in doc.get("speakers") or []} | links.get(source_id, set())
-        values.update(
-            starts_at=doc.get("starts_at") or None,
-            ends_at=doc.get("ends_at") or None,
-            state=state,
-            is_featured=bool(doc.get("is_featured")),
-            track_id=_ref(doc.get("track", doc.get("track_id"))),
-            session_type_id=_ref(doc.get("session_type", doc.get("session_type_id"))),
-            microlocation_id=_ref(doc.get("microlocation", doc.get("microlocation_id"))),
-            speaker_ids=sorted(s for s in speakers if s is not None),
-        )
-        media = {}
-        for slot, keys, kind in (("slides", ("slides", "slides_url"), MediaKind.DOCUMENT),
-                                 ("audio", ("audio", "audio_url"), MediaKind.AUDIO),
-                                 ("video", ("video", "video_url"), MediaKind.VIDEO)):
-            ref, link = r.media(doc, keys, kind, f"{where}: {slot}", "sessions")
-            values[f"{slot}_url"] = link
-            if ref:
-                media[slot] = ref
-        data.items["sessions"].append(ItemData(source_id, where,
-                                               r.fields(RESOURCES["sessions"], values, where),
-                                               media))
-        for key, target in _EMBEDDED.items():
-            ref_id = _ref(doc.get(key)) if isinstance(doc.get(key), dict) else None
-            if ref_id is not None:
-                embedded[target].setdefault(ref_id, doc[key])
-    dangling = sorted(set(links) - session_ids)
-    if dangling:
-        r.warnings.append(f"{name_of('speakers')}: links to {len(dangling)} session(s) that "
-                          f"do not exist were left out (ids {', '.join(map(str, dangling[:10]))}"
-                          f"{', …' if len(dangling) > 10 else ''})")
+def _session_type(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    values: dict[str, Any] = {"name": _text(doc.get("name"))}
+    length = _minutes(doc.get("length"))
+    if length:
+        values["length"] = length
+    return ItemData(r.source_id(doc, where), where,
+                    r.fields(RESOURCES["session-types"], values, where))
 
-    for index, doc in enumerate(r.load_list("sponsors"), start=1):
-        where = f"{name_of('sponsors')} entry {index}"
-        logo_ref, sponsor_logo_url = r.media(doc, ("logo", "logo_url"), MediaKind.IMAGE,
-                                             f"{where}: logo", "sponsors")
-        values = {"name": _text(doc.get("name")), "description": _text(doc.get("description")),
-                  "url": _text(doc.get("url")),
-                  "sponsor_type": _text(doc.get("sponsor_type") or doc.get("type")),
-                  "logo_url": sponsor_logo_url}
-        if _text(doc.get("level")):
-            values["level"] = _text(doc.get("level"))
-        data.items["sponsors"].append(ItemData(r.source_id(doc, index, where), where,
-                                               r.fields(RESOURCES["sponsors"], values, where),
-                                               {"logo": logo_ref} if logo_ref else {}))
 
-    social = r.load_list("social_links") or [_norm(s) for s in ev.get("social_links") or []
-                                              if isinstance(s, dict)]
-    for index, doc in enumerate(social, start=1):
-        where = f"social links entry {index}"
-        data.items["social-links"].append(ItemData(
-            r.source_id(doc, index, where), where,
-            r.fields(RESOURCES["social-links"],
-                     {"name": _text(doc.get("name")), "link": _text(doc.get("link"))}, where)))
+def _speaker(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    source_id = r.source_id(doc, where)
+    photo, photo_url = r.media(doc, ("photo", "photo_url"), MediaKind.IMAGE,
+                               f"{where}: photo", "speakers")
+    values = {key: _text(doc.get(key)) for key in _SPEAKER_TEXT}
+    values.update(name=_text(doc.get("name")), photo_url=photo_url)
+    for session in doc.get("sessions") or []:  # the speaker side of session <-> speaker
+        session_id = _ref(session)
+        if session_id is not None:
+            r.links[session_id].add(source_id)
+    return ItemData(source_id, where, r.fields(RESOURCES["speakers"], values, where),
+                    {"photo": photo} if photo else {})
 
+
+def _session(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    source_id = r.source_id(doc, where)
+    values: dict[str, Any] = {key: _text(doc.get(key)) for key in _SESSION_TEXT}
+    state_name = _text(doc.get("state")).lower()
+    state: SessionState | None = _STATES.get(state_name)
+    if state is None:
+        if state_name:
+            r.warnings.append(f"{where}: unknown state {state_name!r} read as submitted")
+        state = SessionState.SUBMITTED
+    speakers = {_ref(s) for s in doc.get("speakers") or []} | r.links.get(source_id, set())
+    values.update(
+        starts_at=doc.get("starts_at") or None, ends_at=doc.get("ends_at") or None,
+        state=state, is_featured=bool(doc.get("is_featured")),
+        track_id=_ref(doc.get("track", doc.get("track_id"))),
+        session_type_id=_ref(doc.get("session_type", doc.get("session_type_id"))),
+        microlocation_id=_ref(doc.get("microlocation", doc.get("microlocation_id"))),
+        speaker_ids=sorted(s for s in speakers if s is not None),
+    )
+    media = {}
+    for slot, keys, kind in (("slides", ("slides", "slides_url"), MediaKind.DOCUMENT),
+                             ("audio", ("audio", "audio_url"), MediaKind.AUDIO),
+                             ("video", ("video", "video_url"), MediaKind.VIDEO)):
+        ref, link = r.media(doc, keys, kind, f"{where}: {slot}", "sessions")
+        values[f"{slot}_url"] = link
+        if ref:
+            media[slot] = ref
+    for key, target in _EMBEDDED.items():
+        ref_id = _ref(doc.get(key)) if isinstance(doc.get(key), dict) else None
+        if ref_id is not None:
+            r.embedded[target].setdefault(ref_id, doc[key])
+    return ItemData(source_id, where, r.fields(RESOURCES["sessions"], values, where), media)
+
+
+def _sponsor(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    logo_ref, logo_url = r.media(doc, ("logo", "logo_url"), MediaKind.IMAGE,
+                                 f"{where}: logo", "sponsors")
+    values = {"name": _text(doc.get("name")), "description": _text(doc.get("description")),
+              "url": _text(doc.get("url")),
+              "sponsor_type": _text(doc.get("sponsor_type") or doc.get("type")),
+              "logo_url": logo_url}
+    if _text(doc.get("level")):
+        values["level"] = _text(doc.get("level"))
+    return ItemData(r.source_id(doc, where), where,
+                    r.fields(RESOURCES["sponsors"], values, where),
+                    {"logo": logo_ref} if logo_ref else {})
+
+
+def _social_link(r: _Reader, doc: dict[str, Any], where: str) -> ItemData:
+    return ItemData(r.source_id(doc, where), where, r.fields(
+        RESOURCES["social-links"], {"name": _text(doc.get("name")),
+                                    "link": _text(doc.get("link"))}, where))
+
+
+Mapper = Callable[[_Reader, dict[str, Any], str], ItemData]
+
+#: One mapper per resource, in reading order: speakers before sessions, because the
+#: speaker documents also carry the session <-> speaker links.
+_MAPPERS: tuple[tuple[str, str, Mapper], ...] = (
+    ("microlocations", "microlocations", _microlocation),
+    ("tracks", "tracks", _track),
+    ("session_types", "session-types", _session_type),
+    ("speakers", "speakers", _speaker),
+    ("sessions", "sessions", _session),
+    ("sponsors", "sponsors", _sponsor),
+    ("social_links", "social-links", _social_link),
+)
+
+
+def read_open_event(zf: SafeZip) -> EventData:
+    """The one loop: each document through its resource's mapper."""
+    documents = locate_documents(zf)
+    if documents is None:
+        raise ImportRefused("no Open Event 'event' document found (expected at the zip's "
+                            "root or in one top folder)")
+    r = _Reader(zf, documents)
+    data = _event(r)
+    for stem, resource, mapper in _MAPPERS:
+        docs = r.load_list(stem)
+        if stem == "social_links" and not docs:
+            docs, stem = r.social, "social links"  # older exports embed them in the event
+        name = posixpath.basename(documents.get(stem, stem))
+        data.items[resource] = [mapper(r, doc, f"{name} entry {index}")
+                                for index, doc in enumerate(docs, start=1)]
+    _report_dangling_links(r, data)
     _read_forms(r, data)
-    _resolve_references(r, data, embedded)
+    _resolve_references(r, data, r.embedded)
     for document, count in sorted(r.unresolved.items()):
         how = (f"kept as links under {r.root_url}" if r.root_url
                else "left out (no root_url in meta)")
@@ -331,8 +384,16 @@ def read_open_event(zf: SafeZip) -> EventData:
     return data
 
 
-#: session key of an embedded object -> the resource it names
-_EMBEDDED = {"track": "tracks", "session_type": "session-types", "microlocation": "microlocations"}
+def _report_dangling_links(r: _Reader, data: EventData) -> None:
+    session_ids = {item.source_id for item in data.items["sessions"]}
+    dangling = sorted(set(r.links) - session_ids)
+    if dangling:
+        name = posixpath.basename(r.documents.get("speakers", "speakers"))
+        r.warnings.append(f"{name}: links to {len(dangling)} session(s) that do not exist "
+                          f"were left out (ids {', '.join(map(str, dangling[:10]))}"
+                          f"{', …' if len(dangling) > 10 else ''})")
+
+
 
 
 def _embedded_values(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
