@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed-run
 	mkdir -p data/storage
 	$(BIN)/eventport db upgrade
-	$(BIN)/eventport demo --if-empty
+	$(BIN)/eventport demo --if-empty --url http://$(HOST):$(PORT)
 	$(BIN)/eventport serve --host $(HOST) --port $(PORT)
 
 system-deps:

@@ -150,7 +150,9 @@ def users_create(email: str, password: str, name: str, admin: bool) -> None:
 
 @main.command()
 @click.option("--if-empty", is_flag=True, help="Only when the database holds no event yet.")
-def demo(if_empty: bool) -> None:
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True,
+              help="Address to print when EVENTPORT_BASE_URL is not set.")
+def demo(if_empty: bool, url: str) -> None:
     """Load a realistic demo event (generated locally) and print its login."""
     from eventport.db import session_scope
     from eventport.events.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
@@ -162,7 +164,8 @@ def demo(if_empty: bool) -> None:
             click.echo("database already holds events; demo not loaded")
         else:
             click.echo(f"demo event {event.name!r} loaded (id {event.id})")
-    base = get_settings().base_url
+    # Without EVENTPORT_BASE_URL the site is wherever `serve --port` puts it; say so.
+    base = get_settings().base_url or url
     click.secho(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}  —  {base}", fg="green", bold=True)
 
 

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     storage_url: str = "file://./data/storage"
     broker_url: str = "filesystem://"
     secret_key: str = DEMO_SECRET_KEY
-    base_url: str = "http://127.0.0.1:8000"
+    #: Public address of the site for links (e-mails, download URLs). Unset: links use
+    #: the scheme, host and port each request reached.
+    base_url: str | None = None
     smtp_url: str | None = None
     smtp_from: str = "Eventport <eventport@localhost>"
 
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     def _empty_smtp_is_none(self) -> Settings:
         if not self.smtp_url:
             self.smtp_url = None
+        if not self.base_url:
+            self.base_url = None
         return self
 
     @property

@@ -48,3 +48,8 @@ class InvalidInput(EventportError):
 class PayloadTooLarge(EventportError):
     status = 413
     title = "Payload too large"
+
+
+class TooManyRequests(EventportError):
+    status = 429
+    title = "Too many requests"

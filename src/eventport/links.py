@@ -12,9 +12,11 @@ FILE_DOWNLOAD_ROUTE = "/api/v1/files/{token}"
 
 
 def file_download_url(token: str, base_url: str | None = None) -> str:
-    """The absolute URL serving the object a download ``token`` names."""
+    """The URL serving the object a download ``token`` names: absolute with a configured
+    ``EVENTPORT_BASE_URL``, otherwise a path that callers join to the address the request
+    reached (``make run PORT=8100`` must give working links)."""
     if base_url is None:
         from eventport.config import get_settings
 
-        base_url = get_settings().base_url
+        base_url = get_settings().base_url or ""
     return base_url.rstrip("/") + FILE_DOWNLOAD_ROUTE.format(token=token)

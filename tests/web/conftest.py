@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +23,7 @@ from eventport.accounts.models import Role, User
 from eventport.accounts.service import grant_role, hash_password
 from eventport.events import service
 from eventport.events.resources import RESOURCES
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, DESKTOP
 
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -83,3 +87,57 @@ def world(db: Session) -> World:
     grant_role(db, event.id, "coorg@example.org", Role.COORGANIZER)
     db.commit()
     return World(event.id, "owner@example.org", "coorg@example.org", "stranger@example.org")
+
+
+# ------------------------------------------------------------------ browser fixtures
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/system-deps.sh` (installs "
+                    "Debian's chromium); Playwright must not download a browser")
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, live_server) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+    """Opens pages in fresh browser contexts; fails the test on any console error,
+    page error or failed request (``allow`` lists expected console texts)."""
+    contexts = []
+    problems: list[str] = []
+
+    def make(viewport: dict[str, int] = DESKTOP, allow: tuple[str, ...] = ()) -> object:
+        context = browser.new_context(viewport=viewport, accept_downloads=True,  # type: ignore[attr-defined]
+                                      base_url=live_server.url)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+
+        def on_console(message) -> None:  # type: ignore[no-untyped-def]
+            if message.type == "error" and not any(a in message.text for a in allow):
+                problems.append(f"console error on {page.url}: {message.text}")
+
+        def on_failed(request) -> None:  # type: ignore[no-untyped-def]
+            failure = request.failure or ""
+            if "ERR_ABORTED" not in failure:  # downloads and navigations away abort
+                problems.append(f"request failed on {page.url}: {request.url} {failure}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: problems.append(f"page error on {page.url}: {error}"))
+        page.on("requestfailed", on_failed)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    if problems:
+        pytest.fail("browser reported errors:\n" + "\n".join(problems)
+                    + "\n" + live_server.log_tails())

@@ -15,33 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.sample_data import DATA
+from tests.web.live import DESKTOP, PHONE, LiveServer, screenshot, start_live_server
+from tests.web.live import sign_in as live_sign_in
 
 pytestmark = pytest.mark.xdist_group("web-browser")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 OPEN_EVENT_SAMPLE = DATA / "open-event" / "FOSSASIASummit2016"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 DEMO_EMAIL = "demo@eventport.example"
 DEMO_PASSWORD = "eventport-demo"
 STRANGER_EMAIL = "stranger@eventport.example"
@@ -50,137 +38,23 @@ MEDIA_DELAY = "0.15"  # seconds per media chunk in the worker: ~6 s for the demo
 TERMINAL = ("succeeded", "failed", "cancelled", "expired")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    url: str
-    storage_root: Path
-    env: dict[str, str]
-    logs: Path
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "eventport.cli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120, cwd=self.logs)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    def start(self, name: str, argv: list[str]) -> None:
-        log = open(self.logs / f"{name}.log", "wb")
-        self.processes.append(subprocess.Popen(argv, env=self.env, stdout=log,
-                                               stderr=subprocess.STDOUT, cwd=self.logs))
-
-    def log_tails(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-                         for p in sorted(self.logs.glob("*.log")))
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    def prepare(server: LiveServer) -> None:
+        server.cli("demo")
+        server.cli("users", "create", "--email", STRANGER_EMAIL, "--password",
+                   STRANGER_PASSWORD)
+
     base = tmp_path_factory.mktemp("live")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTPORT_")}
-    env.update({
-        "EVENTPORT_DATABASE_URL": f"sqlite:///{base / 'eventport.db'}",
-        "EVENTPORT_STORAGE_URL": f"file://{base / 'storage'}",
-        "EVENTPORT_DATA_DIR": str(base / "data"),
-        "EVENTPORT_BROKER_URL": "filesystem://",
-        "EVENTPORT_SECRET_KEY": "browser-test-secret-0123456789-abcdefghijklmnop",
-        "EVENTPORT_BASE_URL": f"http://127.0.0.1:{port}",
-        "EVENTPORT_TEST_MEDIA_DELAY": MEDIA_DELAY,
-    })
-    (base / "storage").mkdir()
-    (base / "data").mkdir()
-    server = LiveServer(f"http://127.0.0.1:{port}", base / "storage", env, base)
-    server.cli("db", "upgrade")
-    server.cli("demo")
-    server.cli("users", "create", "--email", STRANGER_EMAIL, "--password", STRANGER_PASSWORD)
-    server.start("web", [sys.executable, "-m", "eventport.cli", "web", "--host", "127.0.0.1",
-                         "--port", str(port)])
-    server.start("worker", [sys.executable, str(Path(__file__).with_name("slow_worker.py"))])
+    server = start_live_server(base, {"EVENTPORT_TEST_MEDIA_DELAY": MEDIA_DELAY}, prepare)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{server.url}/signin", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("web server did not start\n" + server.log_tails()) from None
-                time.sleep(0.2)
         yield server
     finally:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/system-deps.sh` (installs "
-                    "Debian's chromium); Playwright must not download a browser")
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def open_page(browser, live_server: LiveServer, request: pytest.FixtureRequest
-              ) -> Iterator[Callable[..., object]]:
-    """Opens pages in fresh browser contexts; fails the test on any console/page error."""
-    contexts = []
-    problems: list[str] = []
-
-    def make(viewport: dict[str, int] = DESKTOP, allow: tuple[str, ...] = ()) -> object:
-        context = browser.new_context(viewport=viewport, accept_downloads=True,  # type: ignore[attr-defined]
-                                      base_url=live_server.url)
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-
-        def on_console(message) -> None:
-            if message.type == "error" and not any(a in message.text for a in allow):
-                problems.append(f"console error on {page.url}: {message.text}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: problems.append(f"page error on {page.url}: {error}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    if problems:
-        pytest.fail("browser reported errors:\n" + "\n".join(problems)
-                    + "\n" + live_server.log_tails())
-
-
 def sign_in(page, email: str = DEMO_EMAIL, password: str = DEMO_PASSWORD) -> None:
-    page.goto("/signin")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/events")
+    live_sign_in(page, email, password)
 
 
 def open_export_tab(page) -> int:
@@ -236,11 +110,6 @@ def follow_job(page, until: Callable[[str | None, int], bool], timeout: float = 
             return seen
         page.wait_for_timeout(100)
     raise AssertionError(f"job did not get there in {timeout} s; saw {seen}")
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def verify_archive(path: Path) -> dict:
@@ -373,9 +242,13 @@ def test_history_pin_and_delete(open_page) -> None:
     page.wait_for_selector("#history tbody tr:first-child .pin")
     row = page.locator("#history tbody tr").first
     assert row.get_by_role("button", name="Unpin").get_attribute("aria-pressed") == "true"
+    job_id = row.get_attribute("data-job-id")
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name=re.compile("^Delete")).click()
-    page.wait_for_selector("#history tbody tr:first-child[data-state='expired']")
+    # The deleted export leaves the table for the folded "Deleted or expired" list.
+    page.wait_for_selector(f"#deleted-jobs li[data-job-id='{job_id}']", state="attached")
+    assert page.locator(f"#history tbody tr[data-job-id='{job_id}']").count() == 0
+    assert page.locator("#deleted-jobs summary").inner_text().startswith("Deleted or expired")
 
 
 def build_open_event_zip(target: Path) -> str:

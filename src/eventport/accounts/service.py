@@ -17,7 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from eventport.accounts.models import ApiToken, EventRole, Role, User
+from eventport.accounts.models import ApiToken, EventRole, Role, TokenKind, User
+from eventport.accounts.permissions import DESCRIPTIONS, Permission, allows, lowest_role_with
 from eventport.config import get_settings
 from eventport.db.base import utcnow
 from eventport.db.paging import paginate
@@ -39,8 +40,7 @@ def create_user(
     db: Session, email: str, password: str, *, name: str = "", is_admin: bool = False
 ) -> User:
     email = email.strip().lower()
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    check_password_rules(password)
     if db.scalar(select(User).where(User.email == email)) is not None:
         raise Conflict(f"a user with e-mail {email} already exists")
     user = User(email=email, name=name, password_hash=hash_password(password), is_admin=is_admin)
@@ -66,10 +66,39 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(db: Session, user: User, ttl: dt.timedelta | None = None) -> tuple[str, ApiToken]:
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters long")
+
+
+def change_password(db: Session, user: User, current: str, new: str, *,
+                    keep: ApiToken | None = None) -> None:
+    """Change a password after checking the current one; every other session ends."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise Forbidden("the current password is wrong") from None
+    set_password(db, user, new, keep=keep)
+
+
+def set_password(db: Session, user: User, new: str, *, keep: ApiToken | None = None) -> None:
+    """Set a new password and sign the user out everywhere (but ``keep``)."""
+    check_password_rules(new)
+    user.password_hash = hash_password(new)
+    query = delete(ApiToken).where(ApiToken.user_id == user.id,
+                                   ApiToken.kind != TokenKind.API.value)
+    if keep is not None:
+        query = query.where(ApiToken.id != keep.id)
+    db.execute(query)
+    db.flush()
+
+
+def issue_token(db: Session, user: User, ttl: dt.timedelta | None = None, *,
+                kind: TokenKind = TokenKind.LOGIN, name: str = "") -> tuple[str, ApiToken]:
     token = secrets.token_urlsafe(32)
     ttl = ttl or dt.timedelta(hours=get_settings().token_ttl_hours)
-    row = ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + ttl)
+    row = ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + ttl,
+                   kind=kind.value, name=name)
     db.add(row)
     db.execute(delete(ApiToken).where(ApiToken.user_id == user.id,
                                       ApiToken.expires_at < utcnow()))
@@ -77,11 +106,44 @@ def issue_token(db: Session, user: User, ttl: dt.timedelta | None = None) -> tup
     return token, row
 
 
-def user_for_token(db: Session, token: str) -> User | None:
+def token_row(db: Session, token: str) -> ApiToken | None:
+    """The live token row for a bearer string (None when unknown, expired or disabled)."""
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.expires_at <= utcnow() or not row.user.is_active:
         return None
+    return row
+
+
+#: ``last_used_at`` is written at most this often per token (not on every request).
+TOUCH_EVERY = dt.timedelta(minutes=10)
+
+
+def user_for_token(db: Session, token: str, *, touch: bool = False) -> User | None:
+    """The token's user; with ``touch``, note (coarsely) that the token was used."""
+    row = token_row(db, token)
+    if row is None:
+        return None
+    if touch and (row.last_used_at is None or row.last_used_at < utcnow() - TOUCH_EVERY):
+        row.last_used_at = utcnow()
+        db.commit()
     return row.user
+
+
+def list_tokens(db: Session, user: User) -> list[ApiToken]:
+    """The user's live named API tokens, newest first (sessions are not listed)."""
+    return list(db.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id,
+                               ApiToken.kind == TokenKind.API.value,
+                               ApiToken.expires_at > utcnow())
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+
+
+def revoke_token_id(db: Session, user: User, token_id: int) -> None:
+    row = db.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.kind != TokenKind.API.value:
+        raise NotFound(f"token {token_id} not found")
+    db.delete(row)
+    db.flush()
 
 
 def revoke_token(db: Session, token: str) -> None:
@@ -97,6 +159,18 @@ def role_on(db: Session, user: User, event_id: int) -> Role | None:
     return Role(role) if role else None
 
 
+def require(db: Session, user: User, event_id: int, permission: Permission) -> Role:
+    """The caller's role if it allows ``permission``; NotFound (no role) / Forbidden."""
+    role = role_on(db, user, event_id)
+    if role is None:
+        raise NotFound(f"event {event_id} not found")
+    if not allows(role, permission):
+        needed = lowest_role_with(permission)
+        raise Forbidden(f"to {DESCRIPTIONS[permission]} you need the {needed.value} role "
+                        f"or higher on this event; you are {role.value}")
+    return role
+
+
 def require_role(db: Session, user: User, event_id: int, minimum: Role) -> Role:
     """The caller's role on the event, or NotFound (no role) / Forbidden (too low)."""
     role = role_on(db, user, event_id)
@@ -107,10 +181,15 @@ def require_role(db: Session, user: User, event_id: int, minimum: Role) -> Role:
     return role
 
 
+def user_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(User.email == email.strip().lower()))
+
+
 def grant_role(db: Session, event_id: int, email: str, role: Role) -> EventRole:
-    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    user = user_by_email(db, email)
     if user is None:
-        raise InvalidInput(f"no user with e-mail {email}; create the account first")
+        raise InvalidInput(f"no user with e-mail {email}; invite them instead "
+                           "(POST /api/v1/invitations)")
     existing = db.scalar(
         select(EventRole).where(EventRole.event_id == event_id, EventRole.user_id == user.id)
     )
@@ -122,6 +201,17 @@ def grant_role(db: Session, event_id: int, email: str, role: Role) -> EventRole:
         return existing
     row = EventRole(event_id=event_id, user_id=user.id, role=role.value)
     db.add(row)
+    db.flush()
+    return row
+
+
+def change_role(db: Session, event_id: int, role_id: int, role: Role) -> EventRole:
+    row = db.get(EventRole, role_id)
+    if row is None or row.event_id != event_id:
+        raise NotFound(f"role {role_id} not found")
+    if row.role == Role.OWNER and role != Role.OWNER:
+        _ensure_another_owner(db, event_id, row)
+    row.role = role.value
     db.flush()
     return row
 
@@ -159,11 +249,14 @@ def roles_page(db: Session, event_id: int, page: int, per_page: int
 
 __all__ = [
     "Forbidden",
+    "Permission",
     "authenticate",
+    "change_password",
     "create_user",
     "grant_role",
     "issue_token",
     "list_roles",
+    "require",
     "require_role",
     "revoke_role",
     "role_on",

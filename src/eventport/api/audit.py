@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from eventport.api.deps import Db, OwnerRole
+from eventport.api.deps import AuditReader, Db
 from eventport.api.events import Page, PerPage, page_of
 from eventport.audit import service
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/events", tags=["audit"])
 
 
 @router.get("/{event_id}/audit")
-def list_audit(event: OwnerRole, db: Db, page: Page = 1, per_page: PerPage = 50
+def list_audit(event: AuditReader, db: Db, page: Page = 1, per_page: PerPage = 50
                ) -> dict[str, Any]:
     """Who requested, downloaded, pinned or deleted exports, imported, and changed roles,
     the backup policy or webhooks — ``{items: [{at, actor, action, target, details}],

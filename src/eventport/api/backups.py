@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from eventport.api.deps import CurrentUser, Db, OwnerRole
+from eventport.api.deps import CurrentUser, Db, PolicyManager
 from eventport.audit.service import record
 from eventport.backups import service
 
@@ -28,13 +28,13 @@ class PolicyFields(BaseModel):
 
 
 @router.get("/{event_id}/backup-policy")
-def read_policy(event: OwnerRole, db: Db) -> dict[str, Any]:
+def read_policy(event: PolicyManager, db: Db) -> dict[str, Any]:
     """The policy, its ``next_run_at`` and ``last_result`` (newest scheduled export)."""
     return service.policy_document(db, service.get_policy(db, event.id))
 
 
 @router.put("/{event_id}/backup-policy")
-def put_policy(event: OwnerRole, body: PolicyFields, user: CurrentUser, db: Db
+def put_policy(event: PolicyManager, body: PolicyFields, user: CurrentUser, db: Db
                ) -> dict[str, Any]:
     policy = service.put_policy(db, event, user, body.model_dump())
     document = service.policy_document(db, policy)
@@ -45,7 +45,7 @@ def put_policy(event: OwnerRole, body: PolicyFields, user: CurrentUser, db: Db
 
 
 @router.delete("/{event_id}/backup-policy", status_code=204)
-def delete_policy(event: OwnerRole, user: CurrentUser, db: Db) -> Response:
+def delete_policy(event: PolicyManager, user: CurrentUser, db: Db) -> Response:
     service.delete_policy(db, service.get_policy(db, event.id))
     record(db, event.id, user, "backup_policy.deleted", "backup policy")
     return Response(status_code=204)

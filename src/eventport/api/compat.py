@@ -10,11 +10,12 @@ expires (``EVENTPORT_DOWNLOAD_URL_TTL``) instead of a file public forever.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
+from eventport.api.deps import AnyRole, CurrentUser, Db, SiteUrl, StorageDep
 from eventport.api.exports import job_for, start_export
 from eventport.audit.service import record
 from eventport.exports import service
@@ -43,21 +44,21 @@ class OpenEventExportRequest(BaseModel):
 
 
 @router.post("/events/{event_id}/export/json")
-def export_json(event: AnyRole, user: CurrentUser, db: Db,
+def export_json(event: AnyRole, user: CurrentUser, db: Db, site: SiteUrl,
                 body: OpenEventExportRequest | None = None) -> dict[str, str]:
     body = body or OpenEventExportRequest()
     media = [kind for kind in ("image", "document", "audio", "video") if getattr(body, kind)]
-    job = start_export(db, event, user, "archive", {"media": media})
+    job = start_export(db, event, user, "archive", {"media": media}, site)
     return {"task_url": f"/v1/tasks/{job.id}"}
 
 
 @router.get("/tasks/{task_id}")
-def task_status(task_id: str, user: CurrentUser, db: Db, storage: StorageDep
+def task_status(task_id: str, user: CurrentUser, db: Db, storage: StorageDep, site: SiteUrl
                 ) -> dict[str, Any]:
     job = job_for(db, user, task_id)
     state = CELERY_STATES[job.state]
     if job.state == JobState.SUCCEEDED.value:
-        url = service.download_link(storage, job)
+        url = urljoin(site + "/", service.download_link(storage, job))
         record(db, job.event_id, user, "export.download_link", f"export {job.id}",
                {"filename": job.filename, "via": "open-event-compat"})
         return {"state": state, "result": {"download_url": url}}

@@ -1,15 +1,22 @@
-"""FastAPI dependencies: a database session, the calling user, the caller's event role."""
+"""FastAPI dependencies: a database session, the calling user, the caller's event role.
+
+Other ways to identify a caller than a bearer token (the web pages' session cookie) are
+not registered here by importing anything: the composition root (:mod:`eventport.api.app`)
+puts them in ``app.state.user_resolvers``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from eventport.accounts import service as accounts
 from eventport.accounts.models import Role, User
+from eventport.accounts.permissions import Permission
+from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.errors import Unauthorized
 from eventport.events.models import Event
@@ -36,22 +43,27 @@ def storage() -> Storage:
 StorageDep = Annotated[Storage, Depends(storage)]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-#: Other ways to identify a caller (the web pages add their session cookie here).
-#: Each takes the request and the DB session and returns a user or None.
-USER_RESOLVERS: list = []
+def site_url(request: Request) -> str:
+    """The address links should use: ``EVENTPORT_BASE_URL``, else the one this request
+    reached (scheme, host and port), so ``make run PORT=8100`` gives working links."""
+    return (get_settings().base_url or str(request.base_url)).rstrip("/")
+
+
+SiteUrl = Annotated[str, Depends(site_url)]
 
 
 def current_user(request: Request, db: Db) -> User:
-    token = _bearer(request)
-    user = accounts.user_for_token(db, token) if token else None
+    token = bearer_token(request)
+    user = accounts.user_for_token(db, token, touch=True) if token else None
     if user is None and token is None:
-        for resolve in USER_RESOLVERS:
+        # Each resolver takes the request and the DB session and returns a user or None.
+        for resolve in getattr(request.app.state, "user_resolvers", ()):
             user = resolve(request, db)
             if user is not None:
                 break
@@ -69,15 +81,30 @@ ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class EventAccess:
-    """Resolves ``{event_id}`` to the event if the caller holds at least ``minimum``."""
+    """Resolves ``{event_id}`` to the event if the caller's role allows ``needed``
+    (a :class:`Permission` from the role matrix, or a minimum :class:`Role`)."""
 
-    def __init__(self, minimum: Role) -> None:
-        self.minimum = minimum
+    def __init__(self, needed: Permission | Role) -> None:
+        self.needed = needed
 
     def __call__(self, event_id: EventId, user: CurrentUser, db: Db) -> Event:
-        accounts.require_role(db, user, event_id, self.minimum)
+        if isinstance(self.needed, Permission):
+            accounts.require(db, user, event_id, self.needed)
+        else:
+            accounts.require_role(db, user, event_id, self.needed)
         return get_event(db, event_id)
 
 
-AnyRole = Annotated[Event, Depends(EventAccess(Role.COORGANIZER))]
+def may(permission: Permission) -> Any:
+    """``Annotated[Event, may(Permission.X)]``: the event, if the caller may do X on it."""
+    return Depends(EventAccess(permission))
+
+
+AnyRole = Annotated[Event, may(Permission.VIEW)]
+ProgramEditor = Annotated[Event, may(Permission.EDIT_PROGRAM)]
+EventEditor = Annotated[Event, may(Permission.EDIT_EVENT)]
+TeamManager = Annotated[Event, may(Permission.MANAGE_TEAM)]
+PolicyManager = Annotated[Event, may(Permission.MANAGE_BACKUPS)]
+WebhookManager = Annotated[Event, may(Permission.MANAGE_WEBHOOKS)]
+AuditReader = Annotated[Event, may(Permission.VIEW_AUDIT)]
 OwnerRole = Annotated[Event, Depends(EventAccess(Role.OWNER))]

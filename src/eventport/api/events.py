@@ -10,7 +10,16 @@ from pydantic import BaseModel
 
 from eventport.accounts import service as accounts
 from eventport.accounts.models import EventRole, Role
-from eventport.api.deps import AnyRole, CurrentUser, Db, ItemId, OwnerRole, StorageDep
+from eventport.api.deps import (
+    AnyRole,
+    CurrentUser,
+    Db,
+    EventEditor,
+    ItemId,
+    OwnerRole,
+    StorageDep,
+    TeamManager,
+)
 from eventport.audit.service import record
 from eventport.events import service
 from eventport.events.models import Event
@@ -53,7 +62,7 @@ def read_event(event: AnyRole) -> dict[str, Any]:
 
 
 @router.patch("/{event_id}")
-def update_event(event: AnyRole, body: EventUpdate, db: Db) -> dict[str, Any]:
+def update_event(event: EventEditor, body: EventUpdate, db: Db) -> dict[str, Any]:
     service.update_event(db, event, body.model_dump(exclude_unset=True))
     db.commit()
     return event_document(event)
@@ -72,6 +81,10 @@ class RoleGrant(BaseModel):
     role: Role
 
 
+class RoleChange(BaseModel):
+    role: Role
+
+
 def role_document(row: EventRole) -> dict[str, Any]:
     return {"id": row.id, "user_id": row.user_id, "email": row.user.email, "role": row.role}
 
@@ -84,7 +97,7 @@ def list_roles(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
 
 
 @router.post("/{event_id}/roles", status_code=201)
-def grant_role(event: OwnerRole, body: RoleGrant, user: CurrentUser, db: Db
+def grant_role(event: TeamManager, body: RoleGrant, user: CurrentUser, db: Db
                ) -> dict[str, Any]:
     row = accounts.grant_role(db, event.id, body.email, body.role)
     db.commit()
@@ -92,8 +105,17 @@ def grant_role(event: OwnerRole, body: RoleGrant, user: CurrentUser, db: Db
     return role_document(row)
 
 
+@router.patch("/{event_id}/roles/{role_id}")
+def change_role(event: TeamManager, role_id: ItemId, body: RoleChange, user: CurrentUser,
+                db: Db) -> dict[str, Any]:
+    row = accounts.change_role(db, event.id, role_id, body.role)
+    db.commit()
+    record(db, event.id, user, "role.changed", row.user.email, {"role": row.role})
+    return role_document(row)
+
+
 @router.delete("/{event_id}/roles/{role_id}", status_code=204)
-def revoke_role(event: OwnerRole, role_id: ItemId, user: CurrentUser, db: Db) -> Response:
+def revoke_role(event: TeamManager, role_id: ItemId, user: CurrentUser, db: Db) -> Response:
     row = db.get(EventRole, role_id)
     target = (row.user.email, row.role) if row is not None else ("", "")
     accounts.revoke_role(db, event.id, role_id)

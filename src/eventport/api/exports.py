@@ -1,8 +1,9 @@
 """Export routes (DESIGN.md "Exports"): parse, authorize, call the service, return.
 
-Authorization: any role on the event (owner, organizer, coorganizer) may export and see
-the event's exports; a job of an event the caller has no role on is a 404, exactly like
-the event itself.
+Authorization (the role matrix in :mod:`eventport.accounts.permissions`): any role may
+request, follow, cancel and download the event's exports; pinning and deleting them
+needs ``MANAGE_EXPORTS`` (organizer, owner). A job of an event the caller has no role on
+is a 404, exactly like the event itself.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from eventport import job_lifecycle as lifecycle
+from eventport.accounts import service as accounts
 from eventport.accounts.models import User
-from eventport.api.deps import AnyRole, CurrentUser, Db, StorageDep
+from eventport.accounts.permissions import Permission
+from eventport.api.deps import AnyRole, CurrentUser, Db, SiteUrl, StorageDep
 from eventport.api.events import Page, PerPage, page_of
 from eventport.audit.service import record
-from eventport.config import get_settings
 from eventport.exports import service
 from eventport.exports.models import ExportJob, JobState
 from eventport.jobs import enqueue_export
@@ -51,26 +53,32 @@ class PinRequest(BaseModel):
     pinned: bool
 
 
-def job_json(job: ExportJob) -> dict[str, Any]:
+def job_json(job: ExportJob, site: str) -> dict[str, Any]:
     """The job as DESIGN.md specifies, with ``download_url`` once there is a file."""
     body = service.job_summary(job)
     body["download_url"] = None
     if job.state == JobState.SUCCEEDED.value and job.storage_key:
-        body["download_url"] = (f"{get_settings().base_url.rstrip('/')}"
-                                f"/api/v1/exports/{job.id}/download")
+        body["download_url"] = f"{site}/api/v1/exports/{job.id}/download"
     return body
 
 
-def job_for(db: Db, user: User, job_id: str) -> ExportJob:
-    """The job if the caller has a role on its event; 404 otherwise (no existence leak)."""
-    return service.get_job(db, job_id, user)
+def job_for(db: Db, user: User, job_id: str,
+            permission: Permission = Permission.EXPORT) -> ExportJob:
+    """The job if the caller's role on its event allows ``permission``; a caller without
+    a role gets 404 (no existence leak, in the service), one with too low a role 403."""
+    job = service.get_job(db, job_id, user)
+    accounts.require(db, user, job.event_id, permission)
+    return job
 
 
 def start_export(db: Db, event: Any, user: User, format: str,
-                 options: dict[str, Any] | None) -> ExportJob:
+                 options: dict[str, Any] | None, site: str | None = None) -> ExportJob:
     """Create (or find) the job and, when new, hand it to the workers."""
     job, created = service.request_export(db, event, user, format, options)
     if created:
+        if site:  # the address its e-mail links to when no base URL is configured
+            job.site_url = site[:300]
+            db.commit()
         lifecycle.send(db, ExportJob, job, enqueue_export)
     record(db, event.id, user, "export.requested", f"export {job.id}",
            {"format": format, "options": job.options, "new_job": created})
@@ -79,23 +87,23 @@ def start_export(db: Db, event: Any, user: User, format: str,
 
 @router.post("/events/{event_id}/exports", status_code=202)
 def create_export(body: ExportRequest, event: AnyRole, user: CurrentUser, db: Db,
-                  response: Response) -> dict[str, Any]:
-    job = start_export(db, event, user, body.format, body.options())
+                  response: Response, site: SiteUrl) -> dict[str, Any]:
+    job = start_export(db, event, user, body.format, body.options(), site)
     response.headers["Location"] = f"/api/v1/exports/{job.id}"
-    return job_json(job)
+    return job_json(job, site)
 
 
 @router.get("/events/{event_id}/exports")
-def list_exports(event: AnyRole, db: Db, page: Page = 1, per_page: PerPage = 50
-                 ) -> dict[str, Any]:
+def list_exports(event: AnyRole, db: Db, site: SiteUrl, page: Page = 1,
+                 per_page: PerPage = 50) -> dict[str, Any]:
     """The event's export history, newest first, a page at a time like every list."""
     jobs, total = service.list_jobs(db, event.id, page, per_page)
-    return page_of([job_json(job) for job in jobs], total, page, per_page)
+    return page_of([job_json(job, site) for job in jobs], total, page, per_page)
 
 
 @router.get("/exports/{job_id}")
-def get_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
-    return job_json(job_for(db, user, job_id))
+def get_export(job_id: str, user: CurrentUser, db: Db, site: SiteUrl) -> dict[str, Any]:
+    return job_json(job_for(db, user, job_id), site)
 
 
 @router.get("/exports/{job_id}/download", status_code=302)
@@ -109,23 +117,25 @@ def download_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep
 
 
 @router.post("/exports/{job_id}/cancel")
-def cancel_export(job_id: str, user: CurrentUser, db: Db) -> dict[str, Any]:
+def cancel_export(job_id: str, user: CurrentUser, db: Db, site: SiteUrl) -> dict[str, Any]:
     job = service.cancel_job(db, job_for(db, user, job_id))
     record(db, job.event_id, user, "export.cancelled", f"export {job.id}")
-    return job_json(job)
+    return job_json(job, site)
 
 
 @router.patch("/exports/{job_id}")
-def update_export(job_id: str, body: PinRequest, user: CurrentUser, db: Db) -> dict[str, Any]:
-    job = service.set_pinned(db, job_for(db, user, job_id), body.pinned)
+def update_export(job_id: str, body: PinRequest, user: CurrentUser, db: Db, site: SiteUrl
+                  ) -> dict[str, Any]:
+    job = job_for(db, user, job_id, Permission.MANAGE_EXPORTS)
+    job = service.set_pinned(db, job, body.pinned)
     record(db, job.event_id, user, "export.pinned" if body.pinned else "export.unpinned",
            f"export {job.id}")
-    return job_json(job)
+    return job_json(job, site)
 
 
 @router.delete("/exports/{job_id}", status_code=204)
 def delete_export(job_id: str, user: CurrentUser, db: Db, storage: StorageDep) -> Response:
-    job = job_for(db, user, job_id)
+    job = job_for(db, user, job_id, Permission.MANAGE_EXPORTS)
     service.delete_job(db, storage, job)
     record(db, job.event_id, user, "export.deleted", f"export {job.id}",
            {"filename": job.filename})

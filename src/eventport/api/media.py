@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from eventport.api.deps import AnyRole, Db, ItemId, StorageDep
+from eventport.api.deps import AnyRole, Db, EventEditor, ItemId, ProgramEditor, StorageDep
 from eventport.api.events import event_document
 from eventport.api.program import item_document
 from eventport.api.uploads import UploadInfo, receive_file
@@ -80,7 +80,7 @@ def _add_item_routes(resource: Resource, slot: MediaSlot) -> None:
     path = f"/{resource.name}/{{item_id}}/{slot.name}"
 
     @router.put(path, name=f"upload {resource.name} {slot.name}", openapi_extra=UPLOAD_SPEC)
-    async def upload(request: Request, event: AnyRole, item_id: ItemId, db: Db,
+    async def upload(request: Request, event: ProgramEditor, item_id: ItemId, db: Db,
                      storage: StorageDep) -> dict[str, Any]:
         row = await run_in_threadpool(service.get_item, db, resource, event.id, item_id)
         await _upload(request, db, storage, event, row, slot)
@@ -91,7 +91,7 @@ def _add_item_routes(resource: Resource, slot: MediaSlot) -> None:
         return _serve(storage, service.get_item(db, resource, event.id, item_id), slot)
 
     @router.delete(path, status_code=204, name=f"delete {resource.name} {slot.name}")
-    def remove(event: AnyRole, item_id: ItemId, db: Db, storage: StorageDep) -> Response:
+    def remove(event: ProgramEditor, item_id: ItemId, db: Db, storage: StorageDep) -> Response:
         _remove(db, storage, service.get_item(db, resource, event.id, item_id), slot)
         return Response(status_code=204)
 
@@ -100,7 +100,7 @@ def _add_event_routes(slot: MediaSlot) -> None:
     path = f"/{slot.name}"
 
     @router.put(path, name=f"upload event {slot.name}", openapi_extra=UPLOAD_SPEC)
-    async def upload(request: Request, event: AnyRole, db: Db,
+    async def upload(request: Request, event: EventEditor, db: Db,
                      storage: StorageDep) -> dict[str, Any]:
         await _upload(request, db, storage, event, event, slot)
         return await run_in_threadpool(event_document, event)
@@ -110,7 +110,7 @@ def _add_event_routes(slot: MediaSlot) -> None:
         return _serve(storage, event, slot)
 
     @router.delete(path, status_code=204, name=f"delete event {slot.name}")
-    def remove(event: AnyRole, db: Db, storage: StorageDep) -> Response:
+    def remove(event: EventEditor, db: Db, storage: StorageDep) -> Response:
         _remove(db, storage, event, slot)
         return Response(status_code=204)
 

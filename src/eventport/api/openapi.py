@@ -34,12 +34,15 @@ from eventport.api.problems import PROBLEM_JSON
 CONFLICTS = frozenset({
     "create_event", "update_event", "grant_role", "revoke_role", "change_role",
     "download_export", "cancel_export", "update_export", "delete_export",
+    "invite",  # the address already has a role on the event
 })
 #: Statuses no dependency reveals: the signed download judges its token itself.
 EXTRA: dict[str, set[int]] = {
     "signed_file_download": {403, 404, 416},
     "health": {503},
-    "create_token": {401},  # wrong e-mail or password
+    "create_token": {401, 429},  # wrong e-mail or password; too many failures
+    "accept": {403, 404, 409},  # wrong password of an existing account; bad/used token
+    "change_password": {403},  # the current password is wrong
 }
 
 DESCRIPTIONS = {

@@ -83,7 +83,10 @@ def allowed_methods(request: Request) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(EventportError)
     async def _domain(_: Request, exc: EventportError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.title, exc.detail, **exc.extra)
+        if "retry_after" in exc.extra:
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from eventport.api.deps import AnyRole, Db, ItemId, StorageDep
+from eventport.api.deps import AnyRole, Db, ItemId, ProgramEditor, StorageDep
 from eventport.api.events import Page, PerPage, page_of
 from eventport.events import service
 from eventport.events.models import Event
@@ -37,8 +37,9 @@ def _add_routes(resource: Resource) -> None:
         return page_of([item_document(resource, event, r) for r in rows], total, page, per_page)
 
     @router.post(path, status_code=201, tags=tag, name=f"create {resource.name}")
-    def create_item(event: AnyRole, body: create_body, db: Db) -> dict[str, Any]:
+    def create_item(event: ProgramEditor, body: create_body, db: Db) -> dict[str, Any]:
         row = service.create_item(db, resource, event, body.model_dump())
+        service.check_within_event(event, row)
         db.commit()
         return item_document(resource, event, row)
 
@@ -47,15 +48,17 @@ def _add_routes(resource: Resource) -> None:
         return item_document(resource, event, service.get_item(db, resource, event.id, item_id))
 
     @router.patch(path + "/{item_id}", tags=tag, name=f"update {resource.name}")
-    def update_item(event: AnyRole, item_id: ItemId, body: update_body, db: Db) -> dict[str, Any]:
+    def update_item(event: ProgramEditor, item_id: ItemId, body: update_body, db: Db
+                    ) -> dict[str, Any]:
         row = service.get_item(db, resource, event.id, item_id)
         service.update_item(db, resource, event, row, body.model_dump(exclude_unset=True))
+        service.check_within_event(event, row)
         db.commit()
         return item_document(resource, event, row)
 
     @router.delete(path + "/{item_id}", status_code=204, tags=tag,
                    name=f"delete {resource.name}")
-    def delete_item(event: AnyRole, item_id: ItemId, db: Db, storage: StorageDep) -> Response:
+    def delete_item(event: ProgramEditor, item_id: ItemId, db: Db, storage: StorageDep) -> Response:
         row = service.get_item(db, resource, event.id, item_id)
         keys = service.delete_item(db, resource, row)
         db.commit()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from eventport.api.deps import CurrentUser, Db, ItemId, OwnerRole
+from eventport.api.deps import CurrentUser, Db, ItemId, WebhookManager
 from eventport.audit.service import record
 from eventport.webhooks import service
 
@@ -24,12 +24,12 @@ class WebhookFields(BaseModel):
 
 
 @router.get("/{event_id}/webhooks")
-def list_webhooks(event: OwnerRole, db: Db) -> list[dict[str, Any]]:
+def list_webhooks(event: WebhookManager, db: Db) -> list[dict[str, Any]]:
     return [service.webhook_document(h) for h in service.list_webhooks(db, event.id)]
 
 
 @router.post("/{event_id}/webhooks", status_code=201)
-def create_webhook(event: OwnerRole, body: WebhookFields, user: CurrentUser, db: Db
+def create_webhook(event: WebhookManager, body: WebhookFields, user: CurrentUser, db: Db
                    ) -> dict[str, Any]:
     """The response carries the ``secret`` — the only time it is shown."""
     hook, secret = service.create_webhook(db, event, user, body.url, body.secret, body.events)
@@ -38,7 +38,7 @@ def create_webhook(event: OwnerRole, body: WebhookFields, user: CurrentUser, db:
 
 
 @router.delete("/{event_id}/webhooks/{webhook_id}", status_code=204)
-def delete_webhook(event: OwnerRole, webhook_id: ItemId, user: CurrentUser, db: Db
+def delete_webhook(event: WebhookManager, webhook_id: ItemId, user: CurrentUser, db: Db
                    ) -> Response:
     hook = service.get_webhook(db, event.id, webhook_id)
     url = hook.url
@@ -48,7 +48,7 @@ def delete_webhook(event: OwnerRole, webhook_id: ItemId, user: CurrentUser, db: 
 
 
 @router.get("/{event_id}/webhooks/{webhook_id}/deliveries")
-def list_deliveries(event: OwnerRole, webhook_id: ItemId, db: Db) -> list[dict[str, Any]]:
+def list_deliveries(event: WebhookManager, webhook_id: ItemId, db: Db) -> list[dict[str, Any]]:
     """The last 100 deliveries, newest first, each with one log entry per attempt."""
     hook = service.get_webhook(db, event.id, webhook_id)
     return [service.delivery_document(d) for d in service.deliveries(db, hook)]

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 
 from eventport.backups.models import BackupPolicy
 from eventport.backups.service import owners, verified
-from eventport.config import get_settings
 from eventport.events.models import Event
 from eventport.exports.models import ExportJob
+from eventport.exports.notifications import site_of
 from eventport.exports.service import job_summary
 from eventport.notify.email import send_mail
 from eventport.webhooks.service import emit
@@ -25,7 +25,7 @@ def backup_failed(db: Session, policy: BackupPolicy, job: ExportJob) -> None:
     event = db.get(Event, policy.event_id)
     name = event.name if event else f"event {policy.event_id}"
     why = reason(job)
-    page = f"{get_settings().base_url.rstrip('/')}/api/v1/events/{policy.event_id}/backup-policy"
+    page = f"{site_of(job)}/events/{policy.event_id}/backups"  # the Backups page
     body = (f"The scheduled backup of “{name}” did not succeed.\n\nReason: {why}\n"
             f"Export job: {job.id}\nSchedule: {policy.cron} ({policy.timezone})\n\n"
             f"Policy and last result: {page}\n")

@@ -1,6 +1,6 @@
 """Imports every model so that metadata (Alembic, tests) sees all tables."""
 
-from eventport.accounts.models import ApiToken, EventRole, User
+from eventport.accounts.models import ApiToken, EventRole, Invitation, SignInFailure, User
 from eventport.audit.models import AuditEntry
 from eventport.backups.models import BackupPolicy
 from eventport.db.base import Base
@@ -30,10 +30,12 @@ __all__ = [
     "EventRole",
     "ExportJob",
     "ImportJob",
+    "Invitation",
     "MediaFile",
     "Microlocation",
     "ProgramSession",
     "SessionType",
+    "SignInFailure",
     "SocialLink",
     "Speaker",
     "Sponsor",

@@ -196,6 +196,27 @@ def _apply(db: Session, resource: Resource, event: Event, row: Any, changes: dic
         _check_period(row.starts_at, row.ends_at, "session")
 
 
+def check_within_event(event: Event, row: Any) -> None:
+    """Refuse a session scheduled on a day outside the event's dates (in its timezone).
+
+    The API and the pages call this; importers do not, since a source may hold late
+    sessions after its own end date and an import must not lose them.
+    """
+    if not isinstance(row, ProgramSession) or row.starts_at is None:
+        return
+    tz = zoneinfo.ZoneInfo(event.timezone)
+    first, last = event.starts_at.astimezone(tz).date(), event.ends_at.astimezone(tz).date()
+    for name in ("starts_at", "ends_at"):
+        value = getattr(row, name)
+        day = value.astimezone(tz).date() if value is not None else None
+        # a session may run past midnight after the last day
+        if day is not None and not first <= day <= last + dt.timedelta(days=name == "ends_at"):
+            message = (f"{day:%a %d %b %Y} is outside the event's dates "
+                       f"({first:%d %b %Y} – {last:%d %b %Y}); change the event's dates first")
+            raise InvalidInput(f"{name}: {message}", errors=[{"field": name,
+                                                             "message": message}])
+
+
 def create_item(db: Session, resource: Resource, event: Event, data: dict[str, Any]) -> Any:
     row: Any = resource.model(event_id=event.id)
     _apply(db, resource, event, row, dict(data))

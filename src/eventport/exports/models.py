@@ -51,6 +51,9 @@ class ExportJob(JobRecord, Base):
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the site address the request came in on (scheme://host:port), for the links in
+    #: the job's e-mail when EVENTPORT_BASE_URL is not set
+    site_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
     #: ``manual`` (API, web, CLI) or ``schedule`` (a backup policy made it)
     trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     #: the backup policy that made it; its ``keep_last`` (not the global one) retains it

@@ -7,6 +7,8 @@ the export page hands out a fresh one); the failure mail carries the reason.
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 from sqlalchemy.orm import Session
 
 from eventport.accounts.models import User
@@ -17,11 +19,22 @@ from eventport.naming import human_size, plural
 from eventport.notify.email import send_mail
 from eventport.storage import get_storage
 
+#: Where links point when neither EVENTPORT_BASE_URL nor the request's address is known.
+FALLBACK_SITE = "http://127.0.0.1:8000"
+
+
+def site_of(job: ExportJob) -> str:
+    """The configured base URL, else the address the export was requested through."""
+    return (get_settings().base_url or job.site_url or FALLBACK_SITE).rstrip("/")
+
 
 def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tuple[str, str]:
-    """Subject and body of the notification for a finished job."""
-    settings = get_settings()
-    page = f"{settings.base_url.rstrip('/')}/api/v1/exports/{job.id}"
+    """Subject and body of the notification for a finished job.
+
+    "Afterwards" points at the event's Export tab following this job (a page, not the
+    API's JSON), where a click gives a fresh link.
+    """
+    page = f"{site_of(job)}/events/{job.event_id}/export?job={job.id}"
     if job.state == JobState.SUCCEEDED.value:
         minutes = max(1, ttl // 60)
         lines = [
@@ -36,9 +49,8 @@ def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tupl
             f"Afterwards get a fresh link from {page}",
         ]
         if job.warnings:
-            lines += ["", f"{plural(len(job.warnings), 'item')} "
-                      f"{'was' if len(job.warnings) == 1 else 'were'} skipped:"]
-            lines += [f"  - {w.get('path', '?')}: {w.get('reason', '')}" for w in job.warnings]
+            lines += ["", f"{plural(len(job.warnings), 'note')}:"]
+            lines += [f"  - {_warning_text(w)}" for w in job.warnings]
         if job.expires_at:
             lines += ["", f"The file is kept until {job.expires_at:%Y-%m-%d %H:%M} UTC "
                           "unless you pin it."]
@@ -46,6 +58,14 @@ def compose(job: ExportJob, event_name: str, link: str | None, ttl: int) -> tupl
     body = (f"Your {job.format} export of “{event_name}” failed.\n\nReason: {job.error}\n\n"
             f"Details: {page}\n")
     return f"Export failed: {event_name}", body
+
+
+def _warning_text(warning: object) -> str:
+    if not isinstance(warning, dict):
+        return str(warning)
+    what = warning.get("title") or warning.get("path") or warning.get("owner") or ""
+    why = warning.get("reason") or warning.get("message") or warning.get("detail") or ""
+    return ": ".join(str(p) for p in (what, why) if p) or str(warning)
 
 
 def notify_requester(db: Session, job: ExportJob) -> bool:
@@ -61,8 +81,8 @@ def notify_requester(db: Session, job: ExportJob) -> bool:
         return False
     link = None
     if job.state == JobState.SUCCEEDED.value and job.storage_key:
-        link = get_storage().signed_url(job.storage_key, expires_in=settings.download_url_ttl,
-                                        filename=job.filename)
+        link = urljoin(site_of(job) + "/", get_storage().signed_url(
+            job.storage_key, expires_in=settings.download_url_ttl, filename=job.filename))
     subject, body = compose(job, event.name if event else f"event {job.event_id}", link,
                             settings.download_url_ttl)
     return send_mail(user.email, subject, body)

@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from eventport import job_lifecycle as lifecycle
 from eventport.accounts import service as accounts
-from eventport.accounts.models import Role, User
+from eventport.accounts.models import User
+from eventport.accounts.permissions import Permission
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
@@ -117,7 +118,7 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
         return
     if event_id is None:
         raise InvalidInput("mode=update needs the event_id of the event to update")
-    accounts.require_role(db, user, event_id, Role.COORGANIZER)
+    accounts.require(db, user, event_id, Permission.IMPORT_UPDATE)  # the role matrix
     events.get_event(db, event_id)
 
 
@@ -419,3 +420,9 @@ def stale_jobs(db: Session, *, now: dt.datetime | None = None,
     return lifecycle.stale_jobs(db, ImportJob, "import", now=now,
                                 stale_after=stale_after or get_settings().job_stale_after,
                                 resumable=ImportJob.event_id.is_not(None))
+
+
+def jobs_of(db: Session, user: User, limit: int = 20) -> list[ImportJob]:
+    """The user's own imports, newest first (the Import page's history)."""
+    return list(db.scalars(select(ImportJob).where(ImportJob.requested_by_id == user.id)
+                           .order_by(ImportJob.created_at.desc(), ImportJob.id).limit(limit)))

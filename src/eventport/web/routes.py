@@ -1,187 +1,45 @@
-"""Organizer web pages: sign in/out, events, overview, the Export tab and imports.
+"""Organizer pages: sign in and out, the events list, static files, imports.
 
-Views are thin in the same way the API's handlers are: read the session, authorize
-with :mod:`eventport.accounts.service` (a user without a role on an event gets 404,
-exactly as from the API), call the event services, render. Everything that changes
-data after sign-in — starting, pinning, deleting exports; uploading imports — is done
-by the pages' scripts through the public REST API with the session cookie (see
-:func:`eventport.web.session.resolve_api_user`), so there is one implementation of each
-action and the pages cannot drift from the API.
+The other pages live beside this module (events, program, team, account); ``ROUTERS``
+lists them all for the composition root (:mod:`eventport.api.app`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import zoneinfo
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
+from fastapi import Form, Request, Response
+from fastapi.responses import FileResponse
 
 from eventport.accounts import service as accounts
-from eventport.accounts.models import Role, User
-from eventport.api import deps
-from eventport.api.deps import Db, EventId
-from eventport.errors import EventportError, NotFound
+from eventport.accounts import throttle
+from eventport.accounts.permissions import Permission, allows
+from eventport.api.deps import Db
+from eventport.errors import NotFound, TooManyRequests
 from eventport.events import service as events
-from eventport.events.models import Event, MediaKind
-from eventport.exports.registry import exporters
+from eventport.imports import service as imports
 from eventport.imports.readers import READERS
-from eventport.naming import human_size
-from eventport.web import overview
+from eventport.web import account_pages, event_pages, owner_pages, program_pages, team_pages
 from eventport.web import session as web_session
-
-HERE = Path(__file__).parent
-STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-
-#: Labels and hints of the media kinds an archive can include, in display order.
-MEDIA_KINDS = (
-    (MediaKind.IMAGE, "Images", "speaker photos, logos"),
-    (MediaKind.DOCUMENT, "Documents", "slides"),
-    (MediaKind.AUDIO, "Audio", "recordings"),
-    (MediaKind.VIDEO, "Video", "recordings"),
+from eventport.web.pages import (
+    STATIC_DIR,
+    STATIC_FILES,
+    PageUser,
+    error_page,
+    page_router,
+    redirect,
+    render,
+    safe_next,
 )
+
+router = page_router()
 
 #: Import formats the API accepts (DESIGN.md); empty means "detect from the file".
 IMPORT_FORMATS = (
     ("", "Detect from the file"),
     *((reader.identifier, reader.label) for reader in READERS.values()),
 )
-
-SECURITY_HEADERS = {
-    # No inline script or style anywhere: data reaches scripts through data-* attributes.
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
-
-class SignInRequired(Exception):
-    """Raised by page dependencies when nobody is signed in; becomes a redirect."""
-
-
-class PageRoute(APIRoute):
-    """Turns errors into pages: sign-in redirects and HTML 403/404s instead of JSON.
-
-    The app-wide handlers answer with problem+json, which suits API clients; a person
-    following a link deserves a readable page with the same status code.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def page_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except SignInRequired:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/signin?next={quote(target, safe='')}", 303)
-            except EventportError as exc:
-                return render(request, "error.html",
-                              {"status": exc.status, "title": exc.title, "detail": exc.detail},
-                              status_code=exc.status)
-
-        return page_handler
-
-
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
-
-def _register_cookie_auth() -> None:
-    """Let the REST API accept the session cookie (CSRF-checked) from the pages' scripts."""
-    if web_session.resolve_api_user not in deps.USER_RESOLVERS:
-        deps.USER_RESOLVERS.append(web_session.resolve_api_user)
-
-
-_register_cookie_auth()
-
-
-# ------------------------------------------------------------------------ rendering
-
-
-def _static_versions() -> dict[str, str]:
-    """Content hashes of the static files, appended to their URLs to bust caches."""
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        for path in STATIC_DIR.iterdir() if path.is_file()
-    }
-
-
-STATIC_FILES = _static_versions()
-
-
-def static_url(name: str) -> str:
-    return f"/static/{name}?v={STATIC_FILES.get(name, '0')}"
-
-
-def local_time(value: dt.datetime | None, tz_name: str, fmt: str = "%a %d %b %Y, %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(zoneinfo.ZoneInfo(tz_name)).strftime(fmt)
-
-
-templates.env.globals["static_url"] = static_url
-templates.env.filters["human_size"] = human_size
-templates.env.filters["local_time"] = local_time
-
-
-def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200
-           ) -> HTMLResponse:
-    session = web_session.load(request)
-    context = {"csrf_token": session.csrf, "user": request.scope.get("eventport.user"),
-               **context}
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers.update(SECURITY_HEADERS)
-    web_session.save(response, session)
-    return response
-
-
-def redirect(url: str, request: Request) -> RedirectResponse:
-    response = RedirectResponse(url, status_code=303)
-    web_session.save(response, web_session.load(request))
-    return response
-
-
-def safe_next(target: str | None) -> str:
-    """Only same-site paths: a crafted ?next= must not send people elsewhere."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return "/events"
-
-
-# --------------------------------------------------------------------- dependencies
-
-
-def signed_in_user(request: Request, db: Db) -> User:
-    user = web_session.user_for(request, db)
-    if user is None:
-        raise SignInRequired
-    request.scope["eventport.user"] = user
-    return user
-
-
-PageUser = Annotated[User, Depends(signed_in_user)]
-
-
-def event_for(db: Session, user: User, event_id: int) -> tuple[Event, Role]:
-    """The event and the user's role on it; 404 for a user without one (as in the API)."""
-    role = accounts.require_role(db, user, event_id, Role.COORGANIZER)
-    return events.get_event(db, event_id), role
-
-
-# ------------------------------------------------------------------------------ pages
+MEDIA_TYPES = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}
 
 
 @router.get("/static/{name}")
@@ -189,9 +47,7 @@ def static_file(name: str) -> FileResponse:
     """The pages' own scripts and styles (no CDN, no build step); names are a fixed set."""
     if name not in STATIC_FILES:
         raise NotFound(f"no static file {name}")
-    media_type = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}.get(
-        name.rsplit(".", 1)[-1], "application/octet-stream"
-    )
+    media_type = MEDIA_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
     return FileResponse(STATIC_DIR / name, media_type=media_type, headers={
         "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
@@ -209,6 +65,12 @@ def signin_page(request: Request, db: Db, next: str | None = None) -> Response:
     return render(request, "signin.html", {"next": safe_next(next), "error": None, "email": ""})
 
 
+def _signin_refused(request: Request, next: str, email: str, error: str, status: int
+                    ) -> Response:
+    return render(request, "signin.html", {"next": safe_next(next), "email": email,
+                                           "error": error}, status_code=status)
+
+
 @router.post("/signin")
 def signin(
     request: Request,
@@ -221,15 +83,20 @@ def signin(
     session = web_session.load(request)
     if session.changed or not web_session.csrf_matches(session, csrf_token):
         # No (valid) session cookie came with the form: an expired page or a forged post.
-        return render(request, "signin.html", {
-            "next": safe_next(next), "email": email,
-            "error": "Your sign-in form expired. Please try again."}, status_code=403)
+        return _signin_refused(request, next, email,
+                               "Your sign-in form expired. Please try again.", 403)
+    client = request.client.host if request.client else "unknown"
+    try:
+        throttle.check(db, email, client)
+    except TooManyRequests as exc:
+        return _signin_refused(request, next, email, f"Too many failed sign-ins: "
+                               f"{exc.detail.split('; ')[-1]}.", 429)
     user = accounts.authenticate(db, email, password)
     if user is None:
-        db.commit()  # authenticate may have upgraded a hash; nothing else changed
-        return render(request, "signin.html", {
-            "next": safe_next(next), "email": email,
-            "error": "Wrong e-mail or password."}, status_code=401)
+        throttle.record_failure(db, email, client)
+        db.commit()
+        return _signin_refused(request, next, email, "Wrong e-mail or password.", 401)
+    throttle.clear(db, email)
     web_session.sign_in(db, request, user)
     db.commit()
     return redirect(safe_next(next), request)
@@ -241,10 +108,8 @@ def signout(
 ) -> Response:
     session = web_session.load(request)
     if not web_session.csrf_matches(session, csrf_token):
-        return render(request, "error.html", {
-            "status": 403, "title": "Forbidden",
-            "detail": "The sign-out form expired; reload the page and try again."},
-            status_code=403)
+        return error_page(request, 403, "Forbidden",
+                          "The sign-out form expired; reload the page and try again.")
     web_session.sign_out(db, request)
     db.commit()
     return redirect("/signin", request)
@@ -257,33 +122,22 @@ def events_page(request: Request, user: PageUser, db: Db) -> Response:
     return render(request, "events.html", {"events": rows, "roles": roles, "total": total})
 
 
-@router.get("/events/{event_id}")
-def event_page(request: Request, event_id: EventId, user: PageUser, db: Db) -> Response:
-    event, role = event_for(db, user, event_id)
-    return render(request, "event_overview.html", {
-        "event": event, "role": role, "tab": "overview",
-        "counts": overview.counts(db, event.id),
-        "schedule": overview.schedule(db, event), "cell_limit": overview.CELL_LIMIT,
-    })
-
-
-@router.get("/events/{event_id}/export")
-def export_page(request: Request, event_id: EventId, user: PageUser, db: Db) -> Response:
-    event, role = event_for(db, user, event_id)
-    usage = events.media_usage(db, event.id)
-    kinds = [
-        {"value": kind.value, "label": label, "hint": hint,
-         "count": usage.get(kind.value, (0, 0))[0], "bytes": usage.get(kind.value, (0, 0))[1]}
-        for kind, label, hint in MEDIA_KINDS
-    ]
-    # The full archive first (the page's default), then the schedule formats.
-    formats = sorted((cls.describe() for cls in exporters().values()),
-                     key=lambda f: f["identifier"] != "archive")
-    return render(request, "event_export.html", {
-        "event": event, "role": role, "tab": "export", "formats": formats, "kinds": kinds,
-    })
+#: Words for the formats a finished import reports it detected.
+FORMAT_NAMES = dict(IMPORT_FORMATS[1:])
 
 
 @router.get("/import")
-def import_page(request: Request, user: PageUser) -> Response:
-    return render(request, "import.html", {"formats": IMPORT_FORMATS})
+def import_page(request: Request, user: PageUser, db: Db) -> Response:
+    rows, _ = events.events_for(db, user, 1, events.MAX_PER_PAGE)
+    updatable = [e for e in rows
+                 if allows(accounts.role_on(db, user, e.id), Permission.IMPORT_UPDATE)]
+    return render(request, "import.html", {
+        "formats": IMPORT_FORMATS, "format_names": FORMAT_NAMES, "nav": "import",
+        "history": imports.jobs_of(db, user), "updatable": updatable,
+        "preselect": request.query_params.get("update", "")})
+
+
+#: Every page router, for the composition root. Fixed paths (``/events/new``) come
+#: before the ones with parameters (``/events/{event_id}``).
+ROUTERS = (router, event_pages.router, program_pages.router, team_pages.router,
+           owner_pages.router, account_pages.router)

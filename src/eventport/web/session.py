@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from eventport.accounts import service as accounts
-from eventport.accounts.models import User
+from eventport.accounts.models import TokenKind, User
 from eventport.config import get_settings
 from eventport.errors import Forbidden
 
@@ -74,7 +74,7 @@ def load(request: Request) -> WebSession:
     return session
 
 
-def save(response: Response, session: WebSession) -> None:
+def save(response: Response, session: WebSession, request: Request) -> None:
     """Write the cookie when the session changed (sign-in, sign-out, first visit)."""
     if not session.changed:
         return
@@ -89,7 +89,7 @@ def save(response: Response, session: WebSession) -> None:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=settings.base_url.startswith("https://"),
+        secure=(settings.base_url or str(request.base_url)).startswith("https://"),
     )
 
 
@@ -107,7 +107,7 @@ def user_for(request: Request, db: Session) -> User | None:
 
 def sign_in(db: Session, request: Request, user: User) -> WebSession:
     """Issue a token for the user and start a new session (a new CSRF secret, too)."""
-    token, _ = accounts.issue_token(db, user)
+    token, _ = accounts.issue_token(db, user, kind=TokenKind.SESSION)
     session = WebSession(token=token, changed=True)
     request.scope["eventport.web_session"] = session
     return session
@@ -124,7 +124,8 @@ def sign_out(db: Session, request: Request) -> WebSession:
 
 
 def resolve_api_user(request: Request, db: Session) -> User | None:
-    """API hook (``eventport.api.deps.USER_RESOLVERS``): the cookie's user, CSRF-checked.
+    """API hook (``app.state.user_resolvers``, set by the composition root): the cookie's
+    user, CSRF-checked.
 
     The pages' scripts call the REST API with the cookie. A cross-site form or script
     can make the browser send that cookie too (SameSite=Lax still allows top-level
@@ -140,4 +141,5 @@ def resolve_api_user(request: Request, db: Session) -> User | None:
         load(request), request.headers.get(CSRF_HEADER)
     ):
         raise Forbidden(f"the {CSRF_HEADER} header is missing or does not match the session")
+    request.state.session_token = load(request).token  # the session a password change keeps
     return user

@@ -10,9 +10,10 @@
   }
 
   /** An Error carrying the HTTP status and the problem+json detail, if any. */
-  function ApiError(status, detail) {
+  function ApiError(status, detail, data) {
     var error = new Error(detail || ("HTTP " + status));
     error.status = status;
+    error.data = data && typeof data === "object" ? data : null;
     return error;
   }
 
@@ -32,7 +33,7 @@
       return parsed.then(function (data) {
         if (!response.ok) {
           var detail = data && typeof data === "object" ? (data.detail || data.title) : "";
-          throw ApiError(response.status, detail || response.statusText);
+          throw ApiError(response.status, detail || response.statusText, data);
         }
         return data;
       });
@@ -91,8 +92,31 @@
     link.remove();
   }
 
+  /** PUT a file as multipart (field "file") with upload progress; resolves to the JSON. */
+  function upload(url, file, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("PUT", url);
+      xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (event) {
+        if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
+      };
+      xhr.onload = function () {
+        var data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
+        if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+        else reject(ApiError(xhr.status, data && (data.detail || data.title), data));
+      };
+      xhr.onerror = function () { reject(ApiError(0, "the upload was interrupted")); };
+      var body = new FormData();
+      body.append("file", file);
+      xhr.send(body);
+    });
+  }
+
   window.Eventport = {
     api: api, formatBytes: formatBytes, formatDate: formatDate, el: el,
-    setProgress: setProgress, download: download, csrfToken: csrfToken
+    setProgress: setProgress, download: download, csrfToken: csrfToken, upload: upload
   };
 })();

@@ -11,6 +11,8 @@
   var form = document.getElementById("export-form");
   if (!form) return;
   var eventId = form.dataset.eventId;
+  var canManage = form.dataset.canManage === "true";  // pin and delete (organizer, owner)
+  var requestedJob = form.dataset.job || "";          // ?job=… from an e-mail's link
   var formatSelect = document.getElementById("format");
   var mediaFieldset = document.getElementById("media-fieldset");
   var mediaBoxes = Array.prototype.slice.call(form.querySelectorAll('input[name="media"]'));
@@ -30,6 +32,7 @@
   var historyBody = document.querySelector("#history tbody");
   var historyWrap = document.getElementById("history-wrap");
   var historyEmpty = document.getElementById("history-empty");
+  var deletedBox = document.getElementById("deleted-jobs");
 
   var followed = null;   // id of the job shown in the panel
   var shownState = null; // its state when last shown, to refresh the history on changes
@@ -87,9 +90,47 @@
 
   function warningText(warning) {
     if (typeof warning === "string") return warning;
-    var parts = [warning.path || warning.owner || warning.key || "", warning.reason ||
-      warning.message || warning.detail || ""].filter(Boolean);
+    var parts = [warning.title || warning.path || warning.owner || warning.key || "",
+      warning.reason || warning.message || warning.detail || ""].filter(Boolean);
     return parts.length ? parts.join(" — ") : JSON.stringify(warning);
+  }
+
+  /** Warnings grouped by what they mean: sessions left out of the schedule files (they
+   *  are still in the archive's documents) and media files missing from storage. */
+  function warningGroups(warnings) {
+    var left = warnings.filter(function (w) { return w && w.type === "unscheduled_session"; });
+    var other = warnings.filter(function (w) { return !(w && w.type === "unscheduled_session"); });
+    var groups = [];
+    if (left.length) {
+      groups.push({
+        heading: left.length + (left.length === 1 ? " session is" : " sessions are") +
+          " not in the schedule files (no room or no time); " +
+          (left.length === 1 ? "it is" : "they are") + " still in the archive's documents",
+        items: left.map(warningText)
+      });
+    }
+    if (other.length) {
+      groups.push({
+        heading: other.length + (other.length === 1 ? " file was" : " files were") +
+          " left out (missing or unreadable in storage)",
+        items: other.map(warningText)
+      });
+    }
+    return groups;
+  }
+
+  function showWarnings(job) {
+    var list = warningsBox.querySelector("ul");
+    list.textContent = "";
+    var groups = job.state === "succeeded" ? warningGroups(job.warnings || []) : [];
+    groups.forEach(function (group) {
+      var inner = E.el("ul", {}, group.items.slice(0, 50).map(function (text) {
+        return E.el("li", { text: text });
+      }).concat(group.items.length > 50 ?
+        [E.el("li", { text: "… and " + (group.items.length - 50) + " more" })] : []));
+      list.appendChild(E.el("li", {}, [E.el("strong", { text: group.heading }), inner]));
+    });
+    warningsBox.hidden = groups.length === 0;
   }
 
   function showJob(job) {
@@ -101,8 +142,7 @@
     var active = !!ACTIVE[job.state];
     var text = STATE_TEXT[job.state] || job.state;
     if (job.state === "succeeded" && job.warnings && job.warnings.length) {
-      text = "Export ready, but " + job.warnings.length + " file" +
-        (job.warnings.length === 1 ? " was" : "s were") + " skipped.";
+      text = "Export ready, with notes (below).";
     }
     summary.textContent = text + " (" + job.format + ", started " + E.formatDate(job.created_at) + ")";
     var p = job.progress || {};
@@ -120,10 +160,7 @@
     errorBox.textContent = job.state === "failed" ?
       "Reason: " + (job.error || "the worker gave no reason") : "";
 
-    var list = warningsBox.querySelector("ul");
-    list.textContent = "";
-    (job.warnings || []).forEach(function (w) { list.appendChild(E.el("li", { text: warningText(w) })); });
-    warningsBox.hidden = !(job.warnings && job.warnings.length);
+    showWarnings(job);
 
     var ready = job.state === "succeeded";
     result.hidden = !ready;
@@ -195,13 +232,15 @@
         "aria-label": "Download " + job.format + " export of " + E.formatDate(job.created_at)
       });
       actions.appendChild(link);
+    }
+    if (job.state === "succeeded" && canManage) {
       actions.appendChild(actionButton(job.pinned ? "Unpin" : "Pin", function () {
         E.api("PATCH", "/api/v1/exports/" + encodeURIComponent(job.id), { pinned: !job.pinned })
           .then(function () { loadHistory(false); }).catch(reportError);
       }, { "aria-pressed": job.pinned ? "true" : "false",
            title: job.pinned ? "Let retention delete this export" : "Keep this export until unpinned" }));
     }
-    if (!ACTIVE[job.state]) {
+    if (job.state === "succeeded" && canManage) {  // only a job with a file has one to delete
       actions.appendChild(actionButton("Delete", function () {
         if (!window.confirm("Delete this " + job.format + " export and its file?")) return;
         E.api("DELETE", "/api/v1/exports/" + encodeURIComponent(job.id))
@@ -211,7 +250,8 @@
           }).catch(reportError);
       }, { "aria-label": "Delete " + job.format + " export of " + E.formatDate(job.created_at) }));
     }
-    var state = E.el("span", { className: "state state-" + job.state, text: job.state });
+    var state = E.el("span", { className: "state state-" + job.state, text: job.state,
+      title: STATE_TEXT[job.state] || job.state });
     // data-label: the column name, shown beside each value when rows stack on a phone
     var row = E.el("tr", { "data-job-id": job.id, "data-state": job.state }, [
       E.el("td", { "data-label": "Format", text: job.format }),
@@ -219,7 +259,7 @@
       E.el("td", { "data-label": "State" }, [state].concat(job.pinned ?
         [" ", E.el("span", { className: "pin", text: "pinned" })] : [])),
       E.el("td", { "data-label": "Size", text: job.state === "succeeded" ? E.formatBytes(job.size) : "—" }),
-      E.el("td", { "data-label": "Created", text: E.formatDate(job.created_at) }),
+      E.el("td", { "data-label": "Created", className: "nowrap", text: E.formatDate(job.created_at) }),
       E.el("td", { "data-label": "Expires", text: job.pinned ? "never" : E.formatDate(job.expires_at) }),
       E.el("td", { "data-label": "Actions", className: "actions-cell" }, [actions])
     ]);
@@ -230,16 +270,51 @@
   function loadHistory(resume) {
     return E.api("GET", "/api/v1/events/" + encodeURIComponent(eventId) + "/exports")
       .then(function (data) {
-        var jobs = Array.isArray(data) ? data : (data.items || []);
+        var all = Array.isArray(data) ? data : (data.items || []);
+        // Deleted and expired exports have no file: folded into a list below the table.
+        var jobs = all.filter(function (job) { return job.state !== "expired"; });
+        var gone = all.filter(function (job) { return job.state === "expired"; });
         historyBody.textContent = "";
         jobs.forEach(function (job) { historyBody.appendChild(historyRow(job)); });
         historyWrap.hidden = jobs.length === 0;
         historyEmpty.hidden = jobs.length !== 0;
-        if (resume && jobs.length) {
+        showDeleted(gone);
+        if (resume && all.length) {
+          var wanted = all.filter(function (job) { return job.id === requestedJob; })[0];
           var active = jobs.filter(function (job) { return ACTIVE[job.state]; })[0];
-          follow(active || jobs[0]);
+          follow(wanted || active || jobs[0] || all[0]);
         }
       }).catch(reportError);
+  }
+
+  function showDeleted(gone) {
+    deletedBox.hidden = gone.length === 0;
+    deletedBox.querySelector("summary").textContent = "Deleted or expired (" + gone.length + ")";
+    var list = deletedBox.querySelector("ul");
+    list.textContent = "";
+    gone.forEach(function (job) {
+      list.appendChild(E.el("li", { "data-job-id": job.id,
+        text: job.format + " · " + optionsText(job) + " · created " + E.formatDate(job.created_at) }));
+    });
+  }
+
+  /** From the click on, the panel shows the new request, never the previous job. */
+  function showPending(format) {
+    clearTimeout(pollTimer);
+    followed = null;
+    panel.hidden = false;
+    panel.dataset.jobId = "";
+    panel.dataset.state = "requesting";
+    summary.textContent = "Starting a " + format + " export…";
+    E.setProgress(bar, 0, 0);
+    bar.hidden = false;
+    stage.textContent = "";
+    errorBox.hidden = true;
+    warningsBox.hidden = true;
+    result.hidden = true;
+    downloadButton.disabled = true;
+    downloadButton.textContent = "Download";
+    cancelButton.hidden = true;
   }
 
   function reportError(error) {
@@ -253,6 +328,7 @@
     var body = { format: formatSelect.value };
     if (acceptsMedia()) body.media = selectedMedia();
     exportButton.disabled = true;
+    showPending(body.format);
     E.api("POST", "/api/v1/events/" + encodeURIComponent(eventId) + "/exports", body)
       .then(function (job) {
         follow(job);
@@ -260,6 +336,7 @@
         summary.focus();
       }).catch(function (error) {
         exportButton.disabled = false;
+        panel.hidden = true;
         reportError(error);
       });
   });

@@ -26,6 +26,10 @@
   var importNow = document.getElementById("import-now");
   var eventLink = document.getElementById("import-event-link");
 
+  var formatNames = JSON.parse(form.dataset.formatNames || "{}");
+  var target = document.getElementById("import-target");
+  var planBox = document.getElementById("import-plan");
+  var detected = document.getElementById("import-format-detected");
   var following = null;
   var failures = 0;
 
@@ -41,6 +45,7 @@
     resultBox.hidden = true;
     importNow.hidden = true;
     eventLink.hidden = true;
+    planBox.hidden = true;
   }
 
   function showError(message) {
@@ -72,8 +77,11 @@
     var data = new FormData();
     data.append("file", file);
     if (formatSelect.value) data.append("format", formatSelect.value);
+    var query = [];
+    if (dry) query.push("dry_run=true");
+    if (target.value) query.push("mode=update", "event_id=" + encodeURIComponent(target.value));
     var xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/v1/imports" + (dry ? "?dry_run=true" : ""));
+    xhr.open("POST", "/api/v1/imports" + (query.length ? "?" + query.join("&") : ""));
     xhr.setRequestHeader("X-CSRF-Token", E.csrfToken());
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.addEventListener("progress", function (event) {
@@ -130,6 +138,65 @@
     }).map(function (key) { return [key.replace(/[_-]/g, " "), source[key]]; });
   }
 
+  function warningText(w) {
+    return typeof w === "string" ? w : (w.message || w.detail || JSON.stringify(w));
+  }
+
+  /** Warnings of one kind differ only in names and numbers: group them by what is left
+   *  ("session '…' has no room" × 12), most frequent first, each group foldable. */
+  function showWarnings(warnings) {
+    var groups = {};
+    var order = [];
+    warnings.map(warningText).forEach(function (text) {
+      var key = text.replace(/'[^']*'|"[^"]*"|“[^”]*”|\d+/g, "…");
+      if (!groups[key]) { groups[key] = []; order.push(key); }
+      groups[key].push(text);
+    });
+    order.sort(function (a, b) { return groups[b].length - groups[a].length; });
+    var list = warningsBox.querySelector("ul");
+    list.textContent = "";
+    order.forEach(function (key) {
+      var items = groups[key];
+      if (items.length === 1) { list.appendChild(E.el("li", { text: items[0] })); return; }
+      var details = E.el("details", {}, [
+        E.el("summary", { text: key + " (" + items.length + "×)" }),
+        E.el("ul", {}, items.slice(0, 100).map(function (t) { return E.el("li", { text: t }); }))
+      ]);
+      list.appendChild(E.el("li", {}, [details]));
+    });
+    warningsBox.querySelector("h3").textContent = warnings.length ?
+      warnings.length + " warning" + (warnings.length === 1 ? "" : "s") +
+      (order.length < warnings.length ? " of " + order.length + " kinds" : "") : "Warnings";
+    warningsBox.hidden = warnings.length === 0;
+  }
+
+  /** The dry run's plan: per kind what would be created, updated, deleted, unchanged. */
+  function showPlan(plan) {
+    planBox.hidden = !plan;
+    if (!plan) return;
+    var kinds = {};
+    ["created", "updated", "deleted", "unchanged"].forEach(function (action) {
+      Object.keys(plan[action] || {}).forEach(function (kind) { kinds[kind] = true; });
+    });
+    var body = planBox.querySelector("tbody");
+    body.textContent = "";
+    Object.keys(kinds).sort().forEach(function (kind) {
+      body.appendChild(E.el("tr", {}, [E.el("th", { scope: "row", text: kind.replace(/[_-]/g, " ") })]
+        .concat(["created", "updated", "deleted", "unchanged"].map(function (action) {
+          return E.el("td", { text: String((plan[action] || {})[kind] || 0) });
+        }))));
+    });
+    var changes = plan.changes || [];
+    var list = planBox.querySelector(".plan-changes ul");
+    list.textContent = "";
+    changes.slice(0, 200).forEach(function (c) {
+      var fields = c.fields && c.fields.length ? " (" + c.fields.join(", ") + ")" : "";
+      list.appendChild(E.el("li", { text: c.action + " " + c.kind + " " + c.uuid + fields }));
+    });
+    planBox.querySelector(".plan-changes summary").textContent = changes.length ?
+      changes.length + " change" + (changes.length === 1 ? "" : "s") : "No changes: the event already equals the file";
+  }
+
   function show(job) {
     panel.dataset.state = job.state;
     var p = job.progress || {};
@@ -148,12 +215,12 @@
     summary.textContent = texts[job.state] || job.state;
     if (job.state === "failed") showError("Reason: " + (job.error || "the worker gave no reason"));
 
-    var list = warningsBox.querySelector("ul");
-    list.textContent = "";
-    (job.warnings || []).forEach(function (w) {
-      list.appendChild(E.el("li", { text: typeof w === "string" ? w : (w.message || w.detail || JSON.stringify(w)) }));
-    });
-    warningsBox.hidden = !(job.warnings && job.warnings.length);
+    var format = job.result && job.result.format;
+    detected.hidden = !format;
+    detected.textContent = format ? "Format: " + (formatNames[format] || format) +
+      (job.format ? "" : " (detected from the file)") : "";
+    showWarnings(job.warnings || []);
+    showPlan(job.state === "succeeded" && dry ? job.plan : null);
 
     var rows = counts(job.result);
     var body = resultBox.querySelector("tbody");
@@ -167,6 +234,9 @@
     if (job.state === "succeeded") {
       uploadButton.disabled = false;
       if (dry) {
+        importNow.textContent = target.value ?
+          "Apply this plan to " + target.options[target.selectedIndex].text.replace(/^Update /, "") :
+          "Import for real";
         importNow.hidden = false;
         importNow.focus();
       } else if (job.event_id) {
@@ -181,8 +251,9 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    upload(dryRun.checked);
+    upload(dryRun.checked || !!target.value);  // an update always shows its plan first
   });
+  planBox.hidden = true;
   importNow.addEventListener("click", function () {
     dryRun.checked = false;
     upload(false);
