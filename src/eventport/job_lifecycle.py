@@ -63,7 +63,7 @@ KEEPALIVE_EVERY = 4.0
 MAX_ATTEMPTS = 3
 
 #: The progress stage of a job saved while the broker was unreachable: the stale sweep
-#: sends it once the broker is back (DESIGN.md: 202 means saved, not necessarily sent).
+#: sends it once the broker is back (docs/DESIGN.md: 202 means saved, not necessarily sent).
 UNSENT_STAGE = "queued (broker down; sent later)"
 
 Clock = Callable[[], dt.datetime]

@@ -84,7 +84,7 @@ def test_compressibility_rules() -> None:
 
 
 def test_missing_media_are_left_out_and_their_references_null(tmp_path: Path) -> None:
-    """Not found → left out, reference null, in ``missing`` and warnings (DESIGN.md)."""
+    """Not found → left out, reference null, in ``missing`` and warnings (docs/DESIGN.md)."""
     data = {"k1": os.urandom(3000), "k2": os.urandom(10), "k3": os.urandom(5000)}
     ctx = ExportContext(options={"media": ["image"]}, open_media=lambda key: iter([data[key]]),
                         media_exists=lambda key: key != "k2", warn=(warnings := []).append)

@@ -1,4 +1,4 @@
-"""Export routes (DESIGN.md "Exports"): parse, authorize, call the service, return.
+"""Export routes (docs/DESIGN.md "Exports"): parse, authorize, call the service, return.
 
 Authorization (the role matrix in :mod:`eventport.accounts.permissions`): any role may
 request, follow, cancel and download the event's exports; pinning and deleting them
@@ -54,7 +54,7 @@ class PinRequest(BaseModel):
 
 
 def job_json(job: ExportJob, site: str) -> dict[str, Any]:
-    """The job as DESIGN.md specifies, with ``download_url`` once there is a file."""
+    """The job as docs/DESIGN.md specifies, with ``download_url`` once there is a file."""
     body = service.job_summary(job)
     body["download_url"] = None
     if job.state == JobState.SUCCEEDED.value and job.storage_key:

@@ -1,1 +1,1 @@
-"""The audit log: who did what to an event's data, and when (DESIGN.md "Audit")."""
+"""The audit log: who did what to an event's data, and when (docs/DESIGN.md "Audit")."""

@@ -1,1 +1,1 @@
-"""Backup policies: exports an event's schedule creates by itself (DESIGN.md "Backups")."""
+"""Backup policies: exports an event's schedule creates by itself (docs/DESIGN.md "Backups")."""

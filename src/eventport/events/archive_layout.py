@@ -2,7 +2,7 @@
 
 Format name and version, the documents and their order, where media live and how they
 are named, which schedule files ride along — and the *portable* form of the documents
-(DESIGN.md *The archive*, version 2): no database id anywhere, every reference the other
+(docs/DESIGN.md *The archive*, version 2): no database id anywhere, every reference the other
 entity's ``uuid``, media named by their owner's uuid, lists ordered by ``uuid`` (a key
 that travels with the data). An event exported on one server, imported on another and
 exported there again is therefore the same bytes.
@@ -24,7 +24,7 @@ MANIFEST = "manifest.json"
 EVENT_DOCUMENT = "event.json"
 MEDIA_KINDS = tuple(kind.value for kind in MediaKind)
 
-#: Program documents in the order DESIGN.md lists them (and the writer writes them).
+#: Program documents in the order docs/DESIGN.md lists them (and the writer writes them).
 DOCUMENT_ORDER = ("sessions", "speakers", "tracks", "session_types", "microlocations",
                   "sponsors", "social_links", "forms")
 

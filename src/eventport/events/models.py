@@ -55,7 +55,7 @@ class MediaKind(enum.StrEnum):
 
 
 def uuid_column() -> Mapped[str]:
-    """The entity's identity across servers (DESIGN.md *Identity*): set at creation,
+    """The entity's identity across servers (docs/DESIGN.md *Identity*): set at creation,
     never changed by an edit, kept by export and import; unique on this server."""
     return mapped_column(String(36), default=new_uuid, unique=True, index=True)
 

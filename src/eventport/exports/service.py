@@ -335,7 +335,7 @@ def _write(run: _Run, storage: Storage, engine: Engine, plan: _Plan) -> PutResul
 
 
 def _prove(run: _Run, storage: Storage, plan: _Plan, result: PutResult) -> dt.datetime:
-    """Read the stored object back and check it (DESIGN.md: succeeded only when proven);
+    """Read the stored object back and check it (docs/DESIGN.md: succeeded only when proven);
     a failed check deletes the object and fails the job with the reason."""
     run.progress("verifying", 0, result.size, force=True)
     try:

@@ -1,4 +1,4 @@
-"""Proof that an archive is whole: what makes an export ``succeeded`` (DESIGN.md).
+"""Proof that an archive is whole: what makes an export ``succeeded`` (docs/DESIGN.md).
 
 An archive counts as written only when the stored object, read back, holds what its
 manifest promises. :func:`verify_archive` checks, on any seekable file (a stored object

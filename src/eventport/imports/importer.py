@@ -1,6 +1,6 @@
 """The importer: writes one event's data in a transaction the caller commits.
 
-Three modes (DESIGN.md *Imports*):
+Three modes (docs/DESIGN.md *Imports*):
 
 * ``create`` — a new event with the source's uuids; refused (409) when an event with
   the source's uuid already exists here, naming it.

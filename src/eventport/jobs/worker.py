@@ -4,7 +4,7 @@ The default pool is **threads**, not Celery's prefork:
 
 * an export spends its time in storage I/O, zlib and SHA-256, which release the GIL,
   so threads use both cores without a process per slot (less memory);
-* no ``fork`` after the object-store client exists (LIBRARIES.md: obstore clients can
+* no ``fork`` after the object-store client exists (measured: obstore clients can
   hang in forked children) and no SQLAlchemy pool shared across a fork;
 * cancellation is cooperative (the job row's flag), so prefork's ``terminate`` is not
   needed.

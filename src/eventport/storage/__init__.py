@@ -1,6 +1,6 @@
 """Storage: one interface (:mod:`eventport.storage.base`), backends chosen by URL scheme.
 
-``file://``, ``memory://``, ``s3://``, ``gs://``, ``az://`` — see DESIGN.md for the URL
+``file://``, ``memory://``, ``s3://``, ``gs://``, ``az://`` — see docs/DESIGN.md for the URL
 forms. Stores are built lazily and once per process (keyed by pid): some object-store
 clients hang when used across a ``fork`` (Celery's prefork pool), so a child never
 inherits its parent's client.

@@ -34,7 +34,7 @@ from eventport.web.pages import (
 
 router = page_router()
 
-#: Import formats the API accepts (DESIGN.md); empty means "detect from the file".
+#: Import formats the API accepts (docs/DESIGN.md); empty means "detect from the file".
 IMPORT_FORMATS = (
     ("", "Detect from the file"),
     *((reader.identifier, reader.label) for reader in READERS.values()),

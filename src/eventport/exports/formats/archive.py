@@ -1,4 +1,4 @@
-"""The ``archive`` format: an event's complete data and media as one zip (DESIGN.md).
+"""The ``archive`` format: an event's complete data and media as one zip (docs/DESIGN.md).
 
 Layout, in the order it is written (stable, so the bytes are deterministic)::
 
@@ -160,7 +160,7 @@ class ArchiveExporter(Exporter):
         manifest = {
             "format": FORMAT_NAME,
             "version": VERSION,
-            # No version number: the bytes must not change with an upgrade (DESIGN.md).
+            # No version number: the bytes must not change with an upgrade (docs/DESIGN.md).
             "generator": "eventport",
             "event": {
                 "uuid": snapshot.event.get("uuid"),

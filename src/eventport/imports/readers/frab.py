@@ -2,7 +2,7 @@
 :class:`EventData`: the XML and JSON readers parse into :class:`Conference`, then one
 mapper per resource plus one loop over the talks builds the event.
 
-Identity (DESIGN.md *Identity*): a talk's, room's or person's ``guid`` is its uuid; else
+Identity (docs/DESIGN.md *Identity*): a talk's, room's or person's ``guid`` is its uuid; else
 the uuid is derived from the conference and the source's id (the same for the XML and
 the JSON of one conference, so either can update an event made from the other). People
 are who the source says: a person with an id (or guid) is one speaker, two ids are two

@@ -1,7 +1,7 @@
 """jobs: exports record when their archive was verified; every job has a cancel flag
 
 ``export_jobs.verified_at``: an export is ``succeeded`` only after its stored object was
-read back and checked (DESIGN.md, *The archive*). ``import_jobs.cancel_requested``: the
+read back and checked (docs/DESIGN.md, *The archive*). ``import_jobs.cancel_requested``: the
 cancel flag is part of the one job lifecycle (``eventport.job_lifecycle``).
 
 Revision ID: 0003_proven_jobs

@@ -1,6 +1,6 @@
 """a uuid on the event and every program entity, unique on this server; import modes
 
-DESIGN.md *Identity*: the uuid travels with the entity through export and import, so
+docs/DESIGN.md *Identity*: the uuid travels with the entity through export and import, so
 two servers (and two versions of one source) can tell "the same session". Existing rows
 get a fresh uuid each; sessions already had one, but importing one archive twice could
 duplicate it, so a duplicate keeps its uuid only on its oldest row (the others get a
