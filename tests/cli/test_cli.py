@@ -154,3 +154,23 @@ def test_plurals():
         "1 speaker", "3 session types", "2 media"]
     assert [human_size(1), human_size(999), human_size(1500), human_size(None)] == [
         "1 byte", "999 bytes", "1.5 KB", "—"]
+
+
+def test_import_then_export_in_fresh_processes(database_url, tmp_path):
+    """Each command is a new process that imported only what it needs: every model the
+    flush touches (an export row points at backup policies) must still be known."""
+    from tests.sample_data import DATA
+
+    env = {"EVENTPORT_DATABASE_URL": database_url,
+           "EVENTPORT_STORAGE_URL": f"file://{tmp_path}/storage",
+           "EVENTPORT_SECRET_KEY": "x7Hq2-Lp9sVb3Nw8Zr4Tk6Jm1Yc5Fd0Ge"}
+    assert run(["db", "upgrade"], env, tmp_path).returncode == 0
+    assert run(["users", "create", "--email", "cli@example.org", "--password", "s3cret-pass"],
+               env, tmp_path).returncode == 0
+    schedule = DATA / "schedules" / "fosdem-2007-schedule.xml"
+    imported = run(["import", str(schedule), "--owner", "cli@example.org"], env, tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    out = tmp_path / "schedule.xml"
+    exported = run(["export", "1", "--format", "pentabarf", "--out", str(out)], env, tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert out.read_bytes().count(b"<event ") == schedule.read_bytes().count(b"<event ")

@@ -51,6 +51,10 @@ def get_engine(url: str | None = None) -> Engine:
 
 @functools.cache
 def get_sessionmaker(url: str | None = None) -> sessionmaker[Session]:
+    """Sessions over every table: a foreign key (an export's backup policy, say) can only be
+    flushed once the model it points at is mapped, whichever command imported what."""
+    import eventport.db.models  # noqa: F401  (registers every model's table)
+
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 
