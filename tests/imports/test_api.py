@@ -60,6 +60,11 @@ def test_import_through_api_and_worker(client: TestClient, db: Session,
     assert job["result"]["counts"]["sessions"] == 1
     assert row_counts(db) == before
 
+    history = client.get("/api/v1/imports?per_page=1", headers=owner).json()
+    assert (history["total"], history["page"], history["per_page"]) == (2, 1, 1)
+    assert [j["id"] for j in history["items"]] == [dry.json()["id"]]  # newest first
+    assert client.get("/api/v1/imports", headers=stranger).json()["total"] == 0
+
 
 def test_upload_limits_and_bad_requests(client: TestClient, db: Session,
                                         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""``POST /api/v1/imports`` and ``GET /api/v1/imports/{job_id}``: parse, call, return."""
+"""``POST|GET /api/v1/imports`` and ``GET /api/v1/imports/{job_id}``: parse, call, return."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from eventport import job_lifecycle as lifecycle
 from eventport.api.deps import CurrentUser, Db, StorageDep
+from eventport.api.events import Page, PerPage, page_of
 from eventport.api.uploads import UploadInfo, receive_file
 from eventport.audit.service import record
 from eventport.config import get_settings
-from eventport.errors import EventportError, InvalidInput
+from eventport.errors import InvalidInput
 from eventport.imports import service
 from eventport.imports.encrypted import decrypt_upload
 from eventport.imports.importer import MODES
 from eventport.imports.models import ImportJob
-from eventport.imports.readers import FORMATS, check_format
+from eventport.imports.readers import FORMATS
 from eventport.jobs.import_tasks import enqueue_import
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
@@ -71,7 +71,7 @@ async def create_import(
     await run_in_threadpool(decrypt_upload, db, storage, job, info.fields.pop("identity", None))
     late_format = info.fields.get("format")
     if late_format and not job.format:
-        await run_in_threadpool(_set_format, db, job, late_format)
+        await run_in_threadpool(service.set_late_format, db, job, late_format)
     await run_in_threadpool(lifecycle.send, db, ImportJob, job, enqueue_import)
     target = job.event_id or (job.options or {}).get("event_id")
     if target is not None:  # an update of an existing event
@@ -89,21 +89,12 @@ def _int(value: str | None) -> int | None:
     return int(value)
 
 
-def _set_format(db: Session, job: ImportJob, format: str) -> None:
-    """A ``format`` field sent after the file: still honoured, checked the same way.
-
-    The job is already stored; a bad late format fails it (and drops its upload) so no
-    sweep ever runs an import the client was told was refused.
-    """
-    try:
-        check_format(format)
-    except EventportError as exc:
-        job.state, job.progress_stage, job.error = "failed", "failed", exc.detail
-        db.commit()
-        service.discard_upload(job)
-        raise
-    job.format = format
-    db.commit()
+@router.get("")
+def list_imports(db: Db, user: CurrentUser, page: Page = 1, per_page: PerPage = 50
+                 ) -> dict[str, Any]:
+    """The caller's imports, newest first, a page at a time like every list."""
+    jobs, total = service.list_jobs(db, user, page, per_page)
+    return page_of([service.job_summary(job) for job in jobs], total, page, per_page)
 
 
 @router.get("/{job_id}")

@@ -40,6 +40,7 @@ from eventport.accounts.permissions import Permission
 from eventport.config import get_settings
 from eventport.db import get_sessionmaker
 from eventport.db.base import utcnow
+from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, EventportError, InvalidInput
 from eventport.events import service as events
 from eventport.events.models import Event
@@ -120,6 +121,24 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
         raise InvalidInput("mode=update needs the event_id of the event to update")
     accounts.require(db, user, event_id, Permission.IMPORT_UPDATE)  # the role matrix
     events.get_event(db, event_id)
+
+
+def set_late_format(db: Session, job: ImportJob, format: str) -> None:
+    """A ``format`` field sent after the file: still honoured, checked the same way.
+
+    The job is already stored; a bad late format fails it (and drops its upload) so no
+    sweep ever runs an import the client was told was refused.
+    """
+    try:
+        check_format(format)
+    except EventportError as exc:
+        job.state = job.progress_stage = JobState.FAILED
+        job.error = exc.detail
+        db.commit()
+        discard_upload(job)
+        raise
+    job.format = format
+    db.commit()
 
 
 def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
@@ -422,7 +441,15 @@ def stale_jobs(db: Session, *, now: dt.datetime | None = None,
                                 resumable=ImportJob.event_id.is_not(None))
 
 
+def list_jobs(db: Session, user: User, page: int = 1, per_page: int = MAX_PER_PAGE
+              ) -> tuple[list[ImportJob], int]:
+    """One page of the user's own imports, newest first, and the total: an import belongs
+    to whoever uploaded it (it may have created no event yet, or failed)."""
+    query = (select(ImportJob).where(ImportJob.requested_by_id == user.id)
+             .order_by(ImportJob.created_at.desc(), ImportJob.id))
+    return paginate(db, query, page, per_page)
+
+
 def jobs_of(db: Session, user: User, limit: int = 20) -> list[ImportJob]:
-    """The user's own imports, newest first (the Import page's history)."""
-    return list(db.scalars(select(ImportJob).where(ImportJob.requested_by_id == user.id)
-                           .order_by(ImportJob.created_at.desc(), ImportJob.id).limit(limit)))
+    """The user's latest imports (the Import page's history)."""
+    return list_jobs(db, user, 1, limit)[0]
