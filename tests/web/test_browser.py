@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyrage
 import pytest
 
 from tests.sample_data import DATA
@@ -167,6 +168,39 @@ def test_export_with_progress_download_and_verified_manifest(open_page, tmp_path
     assert any(p.startswith("media/images/") for p in paths)
     assert any(p.startswith("media/documents/") for p in paths)
     assert not any(p.startswith(("media/audio/", "media/video/")) for p in paths)
+
+
+def test_public_encrypted_export_from_the_tab(open_page, tmp_path: Path) -> None:
+    """Profile and recipients on the Export tab: the download is an age file only the key
+    holder opens, holding a public archive without any speaker's e-mail address."""
+    identity = pyrage.x25519.Identity.generate()
+    page = open_page(DESKTOP)
+    sign_in(page)
+    event_id = open_export_tab(page)
+    choose_media(page, {"image"})
+    page.get_by_label("Profile").select_option("public")
+    page.get_by_label("Encrypt to (age public keys, one per line)").fill(
+        f"  {identity.to_public()}  \n\n")
+    job_id = start_export(page)
+    follow_job(page, lambda state, done: state in TERMINAL)
+    assert job_state(page)[1] == "succeeded"
+    row = page.locator(f"#history tbody tr[data-job-id='{job_id}']")
+    assert "public profile" in row.inner_text() and "encrypted" in row.inner_text()
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile(r"^Download")).click()
+    assert info.value.suggested_filename.endswith(".zip.age")
+    sealed = tmp_path / "export.zip.age"
+    info.value.save_as(sealed)
+    plain = tmp_path / "export.zip"
+    plain.write_bytes(pyrage.decrypt(sealed.read_bytes(), [identity]))
+    manifest = verify_archive(plain)
+    assert manifest["profile"] == "public"
+    speakers = page.request.get(f"/api/v1/events/{event_id}/speakers?per_page=100").json()
+    emails = {s["email"] for s in speakers["items"] if s.get("email")}
+    assert emails, "the demo's speakers have e-mail addresses to leave out"
+    content = plain.read_bytes()
+    assert not [email for email in emails if email.encode() in content]
 
 
 def test_reload_mid_export_resumes_the_progress_bar(open_page) -> None:

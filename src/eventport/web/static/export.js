@@ -15,6 +15,9 @@
   var requestedJob = form.dataset.job || "";          // ?job=… from an e-mail's link
   var formatSelect = document.getElementById("format");
   var mediaFieldset = document.getElementById("media-fieldset");
+  var archiveFieldset = document.getElementById("archive-fieldset");
+  var profileSelect = document.getElementById("profile");
+  var recipientsBox = document.getElementById("recipients");
   var mediaBoxes = Array.prototype.slice.call(form.querySelectorAll('input[name="media"]'));
   var estimate = document.getElementById("estimate");
   var formError = document.getElementById("form-error");
@@ -53,6 +56,18 @@
     return option && option.dataset.acceptsMedia === "true";
   }
 
+  function isArchive() { return formatSelect.value === "archive"; }
+
+  /** Only what differs from the defaults, so a plain export is the same request as before. */
+  function archiveOptions() {
+    var options = {};
+    if (profileSelect.value !== "full") options.profile = profileSelect.value;
+    var keys = recipientsBox.value.split("\n").map(function (line) { return line.trim(); })
+      .filter(function (line) { return line; });
+    if (keys.length) options.recipients = keys;
+    return options;
+  }
+
   function selectedMedia() {
     return mediaBoxes.filter(function (box) { return box.checked; })
       .map(function (box) { return box.value; });
@@ -61,6 +76,7 @@
   function updateEstimate() {
     var media = acceptsMedia();
     mediaFieldset.disabled = !media;
+    archiveFieldset.hidden = !isArchive();
     if (!media) {
       estimate.textContent = "This format holds the program only; no media files are included.";
       return;
@@ -212,9 +228,12 @@
   }
 
   function optionsText(job) {
-    var media = job.options && job.options.media;
-    if (!media) return "—";
-    return media.length ? media.join(", ") : "no media";
+    var options = job.options || {};
+    var parts = [];
+    if (options.media) parts.push(options.media.length ? options.media.join(", ") : "no media");
+    if (options.profile && options.profile !== "full") parts.push(options.profile + " profile");
+    if (options.recipients && options.recipients.length) parts.push("encrypted");
+    return parts.length ? parts.join(" · ") : "—";
   }
 
   function actionButton(label, handler, attrs) {
@@ -327,6 +346,7 @@
     formError.hidden = true;
     var body = { format: formatSelect.value };
     if (acceptsMedia()) body.media = selectedMedia();
+    if (isArchive()) Object.assign(body, archiveOptions());
     exportButton.disabled = true;
     showPending(body.format);
     E.api("POST", "/api/v1/events/" + encodeURIComponent(eventId) + "/exports", body)
