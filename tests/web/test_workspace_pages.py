@@ -116,6 +116,9 @@ def test_owner_pages_backups_and_audit(client: TestClient, world: World) -> None
     assert put.json()["next_run_at"] in page.text
     audit = client.get(f"/events/{world.event_id}/audit")
     assert audit.status_code == 200 and "backup_policy.updated" in audit.text
+    details = audit.text.split('class="details"', 1)[1].split("</td>", 1)[0]
+    assert "media: image" in details and "recipients: none" in details
+    assert not any(repr_ in details for repr_ in ("None", "[&#39;", "['", "False", "True"))
 
 
 def test_backups_and_audit_are_the_owners(client: TestClient, world: World, db: Session

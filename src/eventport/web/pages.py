@@ -105,12 +105,24 @@ def local_time(value: dt.datetime | None, tz_name: str, fmt: str = "%a %d %b %Y,
     return value.astimezone(zoneinfo.ZoneInfo(tz_name)).strftime(fmt)
 
 
+def detail_value(value: Any) -> str:
+    """An audit detail in words, not as a Python repr: lists joined, flags yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(detail_value(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {detail_value(v)}" for k, v in value.items()) or "none"
+    return "—" if value is None else str(value)
+
+
 templates.env.globals["static_url"] = static_url
 templates.env.globals["datetime_value"] = datetime_value
 templates.env.globals["allows"] = allows
 templates.env.globals["P"] = Permission
 templates.env.filters["human_size"] = human_size
 templates.env.filters["local_time"] = local_time
+templates.env.filters["detail_value"] = detail_value
 
 
 def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200
