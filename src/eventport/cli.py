@@ -18,6 +18,8 @@ from eventport.naming import plural
 
 #: Commands that may create a new installation's database (what `make run` runs first).
 CREATES_DATA = frozenset({"db", "serve"})
+#: Commands that need no installation at all (they read only the files they are given).
+OFFLINE = frozenset({"verify"})
 
 
 def fail(message: str) -> NoReturn:
@@ -33,7 +35,7 @@ def require_installation(command: str | None) -> None:
     """
     from sqlalchemy.engine import make_url
 
-    if command in CREATES_DATA:
+    if command in CREATES_DATA or command in OFFLINE:
         return
     settings = Settings()  # not get_settings(): that writes a secret key under data_dir
     url = make_url(settings.database_url)
@@ -47,12 +49,30 @@ def require_installation(command: str | None) -> None:
          "and EVENTPORT_DATA_DIR; `eventport db upgrade` creates a new database.")
 
 
-@click.group()
+class InstalledCommand(click.Command):
+    """A command that checks for an installation only when it really runs.
+
+    The check lives here, not in the group's callback, because click runs a group's
+    callback before the subcommand parses its options: ``eventport export --help`` (or
+    ``verify``, which needs no database) would fail outside a data directory.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        require_installation(ctx.find_root().invoked_subcommand)
+        return super().invoke(ctx)
+
+
+class EventportGroup(click.Group):
+    """Every command and subgroup made under it is an :class:`InstalledCommand`."""
+
+    command_class = InstalledCommand
+    group_class = type
+
+
+@click.group(cls=EventportGroup)
 @click.version_option(package_name="eventport")
-@click.pass_context
-def main(ctx: click.Context) -> None:
+def main() -> None:
     """Eventport: an organizer server whose events export and import without loss."""
-    require_installation(ctx.invoked_subcommand)
 
 
 # ------------------------------------------------------------------------- web server
@@ -332,6 +352,9 @@ def verify(file: str, identity_file: str | None) -> None:
     manifest.json, and that the documents import. Exit code 0 only when all hold."""
     from eventport.exports.verify import ArchiveInvalid, verify_path
 
+    if identity_file is None and _is_sealed(file):
+        fail(f"{file} is an encrypted archive (age); pass the key that opens it with "
+             "--identity KEYFILE (a file holding AGE-SECRET-KEY-1…)")
     try:
         proof = verify_path(file) if identity_file is None else _verify_sealed(
             file, identity_file)
@@ -343,6 +366,17 @@ def verify(file: str, identity_file: str | None) -> None:
                 + (f", {proof.missing} reported missing by the exporter" if proof.missing
                    else "")
                 + f"), {proof.size} bytes, sha256 {proof.sha256}", fg="green")
+
+
+def _is_sealed(file: str) -> bool:
+    """An age file, by its header (not its name: a renamed ``.zip.age`` is still one)."""
+    from eventport.exports.encryption import AGE_MAGIC
+
+    try:
+        with open(file, "rb") as fh:
+            return fh.read(len(AGE_MAGIC)) == AGE_MAGIC
+    except OSError:
+        return False
 
 
 def _verify_sealed(file: str, identity_file: str) -> Any:

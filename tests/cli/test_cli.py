@@ -174,3 +174,59 @@ def test_import_then_export_in_fresh_processes(database_url, tmp_path):
     exported = run(["export", "1", "--format", "pentabarf", "--out", str(out)], env, tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert out.read_bytes().count(b"<event ") == schedule.read_bytes().count(b"<event ")
+
+
+def _archive_of_a_new_event(db, folder: Path) -> Path:
+    """An archive of a small event, written where a user would keep a download."""
+    import datetime as dt
+
+    from eventport.accounts.service import create_user
+    from eventport.events.service import create_event
+    from eventport.storage import get_storage
+    from tests.imports.conftest import export_archive
+
+    owner = create_user(db, "offline@example.org", "s3cret-pass")
+    event = create_event(db, owner, {"name": "Offline", "timezone": "UTC",
+                                     "starts_at": dt.datetime(2026, 5, 1, 9),
+                                     "ends_at": dt.datetime(2026, 5, 2, 18)})
+    db.commit()
+    path = folder / "offline.zip"
+    path.write_bytes(export_archive(db, get_storage(), event.id))
+    return path
+
+
+def test_verify_and_help_need_no_installation(db, tmp_path):
+    """DESIGN: `verify FILE` checks an archive offline — on a laptop with no ./data, no
+    EVENTPORT_* variables, nothing written; a sealed one without a key says --identity."""
+    import pyrage
+
+    from eventport.exports.encryption import encrypting
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    plain = _archive_of_a_new_event(db, downloads)
+    key = pyrage.x25519.Identity.generate()
+    (downloads / "key.txt").write_text(f"{key}\n")
+    with open(downloads / "offline.zip.age", "wb") as sink, \
+            encrypting(sink, [str(key.to_public())]) as out:
+        out.write(plain.read_bytes())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTPORT_")}
+
+    def eventport(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*EVENTPORT, *args], env=env, cwd=elsewhere,
+                              capture_output=True, text=True, timeout=120)
+
+    for args in (["--help"], ["export", "--help"], ["users", "create", "--help"]):
+        shown = eventport(*args)
+        assert shown.returncode == 0 and "Usage:" in shown.stdout, (args, shown.stderr)
+    ok = eventport("verify", str(plain))
+    assert ok.returncode == 0 and ": OK" in ok.stdout, ok.stderr
+    sealed = eventport("verify", str(downloads / "offline.zip.age"))
+    assert sealed.returncode == 1 and "--identity" in sealed.stderr, sealed.stderr
+    assert "Traceback" not in sealed.stderr
+    opened = eventport("verify", str(downloads / "offline.zip.age"),
+                       "--identity", str(downloads / "key.txt"))
+    assert opened.returncode == 0 and ": OK" in opened.stdout, opened.stderr
+    assert list(elsewhere.iterdir()) == []

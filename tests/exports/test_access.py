@@ -94,3 +94,16 @@ def test_open_event_compat_failure(client: TestClient, demo_event: DemoEvent, db
     db.commit()
     assert client.get(task_url, headers=demo_event.headers).json() == {
         "state": "FAILURE", "result": "storage unreachable"}
+
+
+def test_open_event_compat_reads_a_cancelled_export_as_failure(
+        client: TestClient, demo_event: DemoEvent) -> None:
+    """The Open Event frontend knows SUCCESS and FAILURE, not Celery's REVOKED."""
+    task_url = client.post(f"/v1/events/{demo_event.id}/export/json", json={},
+                           headers=demo_event.headers).json()["task_url"]
+    job_id = task_url.rsplit("/", 1)[1]
+    cancelled = client.post(f"/api/v1/exports/{job_id}/cancel", headers=demo_event.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    status = client.get(task_url, headers=demo_event.headers).json()
+    assert status["state"] == "FAILURE"
+    assert isinstance(status["result"], str) and "cancel" in status["result"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,11 @@ def test_export_import_export_on_two_servers_gives_the_same_bytes(
         db: Session, storage: Storage, full_event: Event, server_b: Server) -> None:
     first = export_archive(db, storage, full_event.id)
     assert sha(export_archive(db, storage, full_event.id)) == sha(first)  # deterministic
+    with zipfile.ZipFile(io.BytesIO(first)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert (manifest["format"], manifest["version"]) == ("eventport-archive", 2)
+    assert manifest["event"] == {"id": full_event.uuid, "uuid": full_event.uuid,  # DESIGN
+                                 "identifier": full_event.identifier, "name": full_event.name}
     event_b = import_on(server_b, first, filename="conf.zip")
     again = export_archive(server_b.db, server_b.storage, event_b)
     assert sha(again) == sha(first)

@@ -226,6 +226,23 @@ def revoke_role(db: Session, event_id: int, role_id: int) -> None:
     db.flush()
 
 
+def revoke_role_of(db: Session, event_id: int, email: str) -> tuple[str, str]:
+    """Remove ``email``'s role on the event (DESIGN: ``DELETE …/roles?email=``).
+
+    Clients know people by e-mail, not by our row ids, hence this second way in; the
+    last owner stays, so an event is never left without someone who can manage it.
+    Returns the e-mail and the role removed, for the audit entry.
+    """
+    user = user_by_email(db, email)
+    row = None if user is None else db.scalar(
+        select(EventRole).where(EventRole.event_id == event_id, EventRole.user_id == user.id))
+    if row is None:
+        raise NotFound(f"{email} has no role on this event")
+    removed = (row.user.email, row.role)
+    revoke_role(db, event_id, row.id)
+    return removed
+
+
 def _ensure_another_owner(db: Session, event_id: int, leaving: EventRole) -> None:
     owners = db.scalars(
         select(EventRole).where(EventRole.event_id == event_id, EventRole.role == Role.OWNER)

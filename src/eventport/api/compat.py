@@ -23,13 +23,15 @@ from eventport.exports.models import JobState
 
 router = APIRouter(prefix="/v1", tags=["open-event compatibility"])
 
-#: Job state -> the Celery state the original server reported.
+#: Job state -> the Celery state the original server reported. Its frontend knows only
+#: PENDING, STARTED, SUCCESS and FAILURE (DESIGN lists no other), so a cancelled or
+#: expired export reads as FAILURE with the reason as ``result``, never REVOKED.
 CELERY_STATES = {
     JobState.QUEUED.value: "PENDING",
     JobState.RUNNING.value: "STARTED",
     JobState.SUCCEEDED.value: "SUCCESS",
     JobState.FAILED.value: "FAILURE",
-    JobState.CANCELLED.value: "REVOKED",
+    JobState.CANCELLED.value: "FAILURE",
     JobState.EXPIRED.value: "FAILURE",
 }
 
@@ -64,6 +66,8 @@ def task_status(task_id: str, user: CurrentUser, db: Db, storage: StorageDep, si
         return {"state": state, "result": {"download_url": url}}
     if job.state == JobState.EXPIRED.value:
         return {"state": state, "result": "the export has expired and its file was deleted"}
-    if job.state in (JobState.FAILED.value, JobState.CANCELLED.value):
+    if job.state == JobState.CANCELLED.value:
+        return {"state": state, "result": job.error or "the export was cancelled"}
+    if job.state == JobState.FAILED.value:
         return {"state": state, "result": job.error or job.state}
     return {"state": state, "result": None}

@@ -50,9 +50,12 @@ def list_events(user: CurrentUser, db: Db, page: Page = 1, per_page: PerPage = 5
 
 
 @router.post("", status_code=201)
-def create_event(body: EventFields, user: CurrentUser, db: Db) -> dict[str, Any]:
+def create_event(body: EventFields, user: CurrentUser, db: Db, response: Response
+                 ) -> dict[str, Any]:
+    """A 201 says where the new resource lives (``Location``), as HTTP intends."""
     event = service.create_event(db, user, body.model_dump())
     db.commit()
+    response.headers["Location"] = f"/api/v1/events/{event.id}"
     return event_document(event)
 
 
@@ -112,6 +115,16 @@ def change_role(event: TeamManager, role_id: ItemId, body: RoleChange, user: Cur
     db.commit()
     record(db, event.id, user, "role.changed", row.user.email, {"role": row.role})
     return role_document(row)
+
+
+@router.delete("/{event_id}/roles", status_code=204)
+def revoke_role_by_email(event: TeamManager, email: Annotated[str, Query(min_length=1)],
+                         user: CurrentUser, db: Db) -> Response:
+    """DESIGN's form: the person is named by e-mail, as when the role was granted."""
+    target = accounts.revoke_role_of(db, event.id, email)
+    db.commit()
+    record(db, event.id, user, "role.revoked", target[0], {"role": target[1]})
+    return Response(status_code=204)
 
 
 @router.delete("/{event_id}/roles/{role_id}", status_code=204)

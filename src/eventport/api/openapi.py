@@ -14,7 +14,8 @@ described correctly without anyone remembering to:
 * a multipart body (an upload) means 413; a route that touches storage, 503;
 * 409 cannot be derived (it depends on the resource's state), so :data:`CONFLICTS`
   names the operations that answer it, and a test checks the names exist;
-* every 202 carries ``Location``: where to poll the job it accepted.
+* every 202 carries ``Location``: where to poll the job it accepted; a 201 of
+  :data:`CREATED_AT` carries the created resource's URL the same way.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from eventport.api.problems import PROBLEM_JSON
 
 #: Operations (endpoint function names) that answer 409 when the state forbids the change.
 CONFLICTS = frozenset({
-    "create_event", "update_event", "grant_role", "revoke_role", "change_role",
+    "create_event", "update_event", "grant_role", "revoke_role", "revoke_role_by_email",
+    "change_role",
     "download_export", "cancel_export", "update_export", "delete_export",
     "invite",  # the address already has a role on the event
 })
@@ -76,6 +78,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 _PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _LOCATION = {"Location": {"description": "The job's URL: poll it for progress and outcome",
                           "schema": {"type": "string"}}}
+
+
+_CREATED_AT = {"Location": {"description": "The new resource's URL",
+                            "schema": {"type": "string"}}}
+#: Operations whose 201 carries ``Location`` (the created resource has a URL of its own):
+#: the event, and each program resource (routes named "create <resource>").
+CREATED_AT = frozenset({"create_event"})
 
 
 def _tree(dependant: Dependant) -> Iterator[Dependant]:
@@ -130,6 +139,9 @@ def _document(route: Any, operation: dict[str, Any]) -> None:
                                   "content": _PROBLEM}
     if "202" in responses:
         responses["202"].setdefault("headers", {}).update(_LOCATION)
+    if "201" in responses and (route.name in CREATED_AT
+                                     or route.name.startswith("create ")):
+        responses["201"].setdefault("headers", {}).update(_CREATED_AT)
     if deps.current_user in _calls(route.dependant):
         operation["security"] = [{"bearer": []}]
 

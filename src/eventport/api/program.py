@@ -37,10 +37,12 @@ def _add_routes(resource: Resource) -> None:
         return page_of([item_document(resource, event, r) for r in rows], total, page, per_page)
 
     @router.post(path, status_code=201, tags=tag, name=f"create {resource.name}")
-    def create_item(event: ProgramEditor, body: create_body, db: Db) -> dict[str, Any]:
+    def create_item(event: ProgramEditor, body: create_body, db: Db, response: Response
+                    ) -> dict[str, Any]:
         row = service.create_item(db, resource, event, body.model_dump())
         service.check_within_event(event, row)
         db.commit()
+        response.headers["Location"] = f"/api/v1/events/{event.id}/{resource.name}/{row.id}"
         return item_document(resource, event, row)
 
     @router.get(path + "/{item_id}", tags=tag, name=f"get {resource.name}")

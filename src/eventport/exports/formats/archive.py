@@ -162,7 +162,10 @@ class ArchiveExporter(Exporter):
             "version": VERSION,
             # No version number: the bytes must not change with an upgrade (docs/DESIGN.md).
             "generator": "eventport",
+            # DESIGN's {id, identifier, name}: the id is the uuid, since database ids
+            # never leave the server; "uuid" stays for readers of earlier archives.
             "event": {
+                "id": snapshot.event.get("uuid"),
                 "uuid": snapshot.event.get("uuid"),
                 "identifier": snapshot.event.get("identifier"),
                 "name": snapshot.event.get("name"),

@@ -1,0 +1,56 @@
+"""docs/DESIGN.md, checked where a review found the server answering otherwise."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from eventport.accounts.models import Role
+from tests.api.conftest import EVENT_BODY, Caller
+
+
+def test_a_role_is_removed_by_email(client: TestClient, owner: Caller, event: dict,
+                                    with_role) -> None:
+    with_role("helper@example.org", Role.COORGANIZER)
+    url = f"/api/v1/events/{event['id']}/roles"
+    gone = client.delete(url, params={"email": "Helper@example.org"}, headers=owner.headers)
+    assert gone.status_code == 204, gone.text
+    emails = [r["email"] for r in client.get(url, headers=owner.headers).json()["items"]]
+    assert emails == ["owner@example.org"]
+    audit = client.get(f"/api/v1/events/{event['id']}/audit", headers=owner.headers).json()
+    assert audit["items"][0]["action"] == "role.revoked"
+    assert audit["items"][0]["target"] == "helper@example.org"
+
+
+def test_removing_a_role_by_email_refuses_what_it_must(client: TestClient, owner: Caller,
+                                                      event: dict, with_role) -> None:
+    url = f"/api/v1/events/{event['id']}/roles"
+    unknown = client.delete(url, params={"email": "nobody@example.org"}, headers=owner.headers)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert client.delete(url, headers=owner.headers).status_code == 422
+    assert client.delete(url, params={"email": ""}, headers=owner.headers).status_code == 422
+    last = client.delete(url, params={"email": owner.email}, headers=owner.headers)
+    assert last.status_code == 409
+    helper = with_role("helper@example.org", Role.COORGANIZER)
+    assert client.delete(url, params={"email": owner.email},
+                         headers=helper.headers).status_code == 403
+
+
+def test_a_201_says_where_the_new_resource_is(client: TestClient, owner: Caller) -> None:
+    created = client.post("/api/v1/events", json=EVENT_BODY, headers=owner.headers)
+    event = created.json()
+    assert created.headers["location"] == f"/api/v1/events/{event['id']}"
+    assert client.get(created.headers["location"], headers=owner.headers).json() == event
+    track = client.post(f"/api/v1/events/{event['id']}/tracks", json={"name": "Web"},
+                        headers=owner.headers)
+    assert track.status_code == 201
+    assert track.headers["location"] == f"/api/v1/events/{event['id']}/tracks/{track.json()['id']}"
+    assert client.get(track.headers["location"], headers=owner.headers).json() == track.json()
+
+
+def test_openapi_documents_the_new_operations(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    removal = paths["/api/v1/events/{event_id}/roles"]["delete"]
+    assert {"204", "404", "409", "422"} <= set(removal["responses"])
+    for path in ("/api/v1/events", "/api/v1/events/{event_id}/sessions"):
+        assert "Location" in paths[path]["post"]["responses"]["201"]["headers"], path
