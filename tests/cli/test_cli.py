@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,9 +157,11 @@ def test_plurals():
         "1 byte", "999 bytes", "1.5 KB", "—"]
 
 
-def test_import_then_export_in_fresh_processes(database_url, tmp_path):
+def test_import_then_export_in_fresh_processes(database_url, settings_env, tmp_path):
     """Each command is a new process that imported only what it needs: every model the
-    flush touches (an export row points at backup policies) must still be known."""
+    flush touches (an export row points at backup policies) must still be known.
+    ``settings_env`` empties the tables first: FOSDEM 2007's uuid is the same for every
+    test that imports it, so a leftover copy would (rightly) refuse a create."""
     from tests.sample_data import DATA
 
     env = {"EVENTPORT_DATABASE_URL": database_url,
@@ -170,8 +173,11 @@ def test_import_then_export_in_fresh_processes(database_url, tmp_path):
     schedule = DATA / "schedules" / "fosdem-2007-schedule.xml"
     imported = run(["import", str(schedule), "--owner", "cli@example.org"], env, tmp_path)
     assert imported.returncode == 0, imported.stderr
+    event_id = re.search(r"imported event (\d+)", imported.stdout)
+    assert event_id, imported.stdout  # the database is shared: never assume id 1
     out = tmp_path / "schedule.xml"
-    exported = run(["export", "1", "--format", "pentabarf", "--out", str(out)], env, tmp_path)
+    exported = run(["export", event_id.group(1), "--format", "pentabarf", "--out", str(out)],
+                   env, tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert out.read_bytes().count(b"<event ") == schedule.read_bytes().count(b"<event ")
 
