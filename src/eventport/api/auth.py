@@ -19,6 +19,7 @@ from eventport.accounts import service as accounts
 from eventport.accounts import throttle
 from eventport.accounts.models import ApiToken, TokenKind
 from eventport.api.deps import CurrentUser, Db, ItemId, bearer_token
+from eventport.api.events import Page, PerPage, page_of
 from eventport.errors import Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -77,10 +78,11 @@ def token_document(row: ApiToken) -> dict[str, Any]:
 
 
 @router.get("/tokens")
-def list_tokens(user: CurrentUser, db: Db) -> dict[str, Any]:
-    rows = accounts.list_tokens(db, user)
-    return {"items": [token_document(r) for r in rows], "total": len(rows), "page": 1,
-            "per_page": max(len(rows), 1)}
+def list_tokens(user: CurrentUser, db: Db, page: Page = 1, per_page: PerPage = 50
+                ) -> dict[str, Any]:
+    """The caller's API tokens, newest first, a page at a time like every list."""
+    rows, total = accounts.tokens_page(db, user, page, per_page)
+    return page_of([token_document(r) for r in rows], total, page, per_page)
 
 
 @router.post("/tokens", status_code=201)
