@@ -96,3 +96,15 @@ def test_every_list_is_a_page(client: TestClient, owner: Caller, event: dict,
         h["id"] for h in hooks]
     deliveries = _page(client, f"{base}/webhooks/{hooks[0]['id']}/deliveries", owner.headers)
     assert deliveries == {"items": [], "total": 0, "page": 1, "per_page": 50}
+
+
+def test_delete_on_the_token_collection_signs_the_caller_out(client: TestClient,
+                                                             owner: Caller) -> None:
+    from tests.api.conftest import login
+
+    other = login(client, owner.email)
+    gone = client.delete("/api/v1/auth/tokens", headers=owner.headers)
+    assert gone.status_code == 204
+    assert client.get("/api/v1/auth/tokens", headers=owner.headers).status_code == 401
+    assert client.get("/api/v1/auth/tokens", headers=other).status_code == 200
+    assert client.delete("/api/v1/auth/tokens").status_code == 401

@@ -3,7 +3,8 @@
 ``POST /token`` signs in (rate limited per address and per client, see
 :mod:`eventport.accounts.throttle`). ``GET|POST|DELETE /tokens`` manage named API
 tokens, which outlive sign-ins and password changes until revoked or expired; the
-secret is shown once, at creation. ``POST /password`` changes the password and signs
+secret is shown once, at creation. ``DELETE /tokens`` revokes the token the call is made
+with, ``DELETE /tokens/{id}`` a listed one. ``POST /password`` changes the password and signs
 every session out except the caller's.
 """
 
@@ -20,7 +21,7 @@ from eventport.accounts import throttle
 from eventport.accounts.models import ApiToken, TokenKind
 from eventport.api.deps import CurrentUser, Db, ItemId, bearer_token
 from eventport.api.events import Page, PerPage, page_of
-from eventport.errors import Unauthorized
+from eventport.errors import InvalidInput, Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -91,6 +92,19 @@ def create_api_token(body: NewApiToken, user: CurrentUser, db: Db) -> dict[str, 
                                       kind=TokenKind.API, name=body.name)
     db.commit()
     return {**token_document(row), "token": token}
+
+
+@router.delete("/tokens", status_code=204)
+def revoke_current_token(request: Request, user: CurrentUser, db: Db) -> Response:
+    """DESIGN's ``DELETE /auth/tokens``: revoke the bearer token this call presents (an
+    API client signing itself out); a listed token is revoked by ``…/tokens/{id}``."""
+    token = bearer_token(request)
+    if token is None:
+        raise InvalidInput("this call revokes the bearer token it is made with; send one "
+                           "(Authorization: Bearer …) or use DELETE /api/v1/auth/tokens/{id}")
+    accounts.revoke_token(db, token)
+    db.commit()
+    return Response(status_code=204)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
