@@ -1,0 +1,55 @@
+"""Every endpoint docs/DESIGN.md names exists with each documented method.
+
+The endpoints are read from DESIGN itself (each backquoted ``METHOD[|METHOD…] /path``),
+so a line added to the contract is checked without anyone remembering to; the shorthand
+DESIGN uses for families (``…/sessions|speakers|…``, ``…/webhooks/{id}``) is spelled out
+below.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from starlette.routing import Match
+
+from eventport.events.resources import PROGRAM
+
+DESIGN = Path(__file__).resolve().parents[2] / "docs" / "DESIGN.md"
+ENDPOINT = re.compile(r"`((?:GET|POST|PUT|PATCH|DELETE)(?:\|(?:GET|POST|PUT|PATCH|DELETE))*)"
+                      r" (/[^` ]+)")
+EVENT = "/api/v1/events/{event_id}"
+SHORTHAND = [
+    *((f"{EVENT}/{r.name}", ("GET", "POST")) for r in PROGRAM),
+    *((f"{EVENT}/{r.name}/{{id}}", ("GET", "PATCH", "DELETE")) for r in PROGRAM),
+    *((f"{EVENT}/{path}", ("PUT", "GET", "DELETE")) for path in (
+        "speakers/{id}/photo", "sponsors/{id}/logo", "sessions/{id}/slides",
+        "sessions/{id}/audio", "sessions/{id}/video", "logo", "background")),
+    (f"{EVENT}/webhooks/{{id}}", ("DELETE",)),
+    (f"{EVENT}/webhooks/{{id}}/deliveries", ("GET",)),
+    (f"{EVENT}/invitations/{{id}}", ("DELETE",)),
+]
+
+
+def documented() -> list[tuple[str, tuple[str, ...]]]:
+    text = DESIGN.read_text(encoding="utf-8").replace("\n  ", " ")
+    found = [(m.group(2), tuple(m.group(1).split("|"))) for m in ENDPOINT.finditer(text)]
+    assert len(found) > 20, "DESIGN's endpoint list was not found"
+    return found + SHORTHAND
+
+
+def concrete(path: str) -> str:
+    """A path a client could send: every ``{param}`` or ``<param>`` becomes ``1``."""
+    return re.sub(r"\{[^}]+\}|<[^>]+>", "1", path.split("?")[0])
+
+
+def test_every_documented_endpoint_exists(client: TestClient) -> None:
+    routes = client.app.router.routes  # type: ignore[attr-defined]
+    missing = []
+    for path, methods in documented():
+        for method in methods:
+            scope = {"type": "http", "path": concrete(path), "method": method}
+            if not any(route.matches(scope)[0] == Match.FULL for route in routes):
+                missing.append(f"{method} {path}")
+    assert not missing
