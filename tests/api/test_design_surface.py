@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Match
 
@@ -53,3 +54,27 @@ def test_every_documented_endpoint_exists(client: TestClient) -> None:
             if not any(route.matches(scope)[0] == Match.FULL for route in routes):
                 missing.append(f"{method} {path}")
     assert not missing
+
+
+def test_every_documented_variable_is_a_setting_with_its_documented_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventport.config import Settings
+
+    text = DESIGN.read_text(encoding="utf-8")
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names = set(re.findall(r"EVENTPORT_[A-Z_]+", section))
+    assert len(names) >= 11
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    fields = Settings.model_fields
+    assert {n.removeprefix("EVENTPORT_").lower() for n in names} <= set(fields)
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (defaults.export_keep_last, defaults.export_max_age_days,
+            defaults.download_url_ttl, defaults.storage_retry_seconds,
+            defaults.webhook_allow_private, defaults.smtp_url) == (5, 30, 900, 60, False, None)
+    assert defaults.database_url == "sqlite:///./data/eventport.db"  # "Two modes" table
+    assert defaults.storage_url == "file://./data/storage"
+    monkeypatch.setenv("EVENTPORT_EXPORT_KEEP_LAST", "7")
+    monkeypatch.setenv("EVENTPORT_WEBHOOK_ALLOW_PRIVATE", "true")
+    read = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (read.export_keep_last, read.webhook_allow_private) == (7, True)
