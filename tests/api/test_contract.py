@@ -31,6 +31,8 @@ def test_removing_a_role_by_email_refuses_what_it_must(client: TestClient, owner
     assert unknown.headers["content-type"] == "application/problem+json"
     assert client.delete(url, headers=owner.headers).status_code == 422
     assert client.delete(url, params={"email": ""}, headers=owner.headers).status_code == 422
+    assert client.delete(url, params={"email": "x" * 400}, headers=owner.headers
+                         ).status_code == 422
     last = client.delete(url, params={"email": owner.email}, headers=owner.headers)
     assert last.status_code == 409
     helper = with_role("helper@example.org", Role.COORGANIZER)
