@@ -78,3 +78,16 @@ def test_every_documented_variable_is_a_setting_with_its_documented_default(
     monkeypatch.setenv("EVENTPORT_WEBHOOK_ALLOW_PRIVATE", "true")
     read = Settings(_env_file=None)  # type: ignore[call-arg]
     assert (read.export_keep_last, read.webhook_allow_private) == (7, True)
+
+
+def test_only_the_documented_exceptions_answer_without_a_token(client: TestClient) -> None:
+    """DESIGN: every call takes a bearer token except the few it names."""
+    exceptions = ("/api/v1/health", "/api/v1/auth/token", "/api/v1/events/{identifier}/",
+                  "/api/v1/files/", "/api/v1/export-formats", "/api/v1/invitations/accept",
+                  "/api/v1/auth/password-reset")
+    schema = client.get("/openapi.json").json()
+    open_ops = [f"{method.upper()} {path}" for path, item in schema["paths"].items()
+                for method, op in item.items()
+                if path.startswith(("/api/", "/v1/")) and not op.get("security")]
+    assert open_ops
+    assert [op for op in open_ops if not op.split(" ", 1)[1].startswith(exceptions)] == []
