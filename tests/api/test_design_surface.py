@@ -91,3 +91,23 @@ def test_only_the_documented_exceptions_answer_without_a_token(client: TestClien
                 if path.startswith(("/api/", "/v1/")) and not op.get("security")]
     assert open_ops
     assert [op for op in open_ops if not op.split(" ", 1)[1].startswith(exceptions)] == []
+
+
+def test_documented_success_statuses(client: TestClient) -> None:
+    """The statuses DESIGN states for its operations, as the OpenAPI description says."""
+    paths = client.get("/openapi.json").json()["paths"]
+    expected = {
+        ("post", f"{EVENT}/exports"): "202",
+        ("post", "/api/v1/imports"): "202",
+        ("get", "/api/v1/exports/{job_id}/download"): "302",
+        ("delete", f"{EVENT}/roles"): "204",
+        ("post", "/api/v1/events"): "201",
+        ("post", f"{EVENT}/sessions"): "201",
+        ("delete", "/api/v1/exports/{job_id}"): "204",
+        ("post", "/v1/events/{event_id}/export/json"): "200",
+        ("get", "/v1/tasks/{task_id}"): "200",
+    }
+    for (method, path), status in expected.items():
+        responses = paths[path][method]["responses"]
+        successes = [code for code in responses if code.startswith(("2", "3"))]
+        assert successes == [status], (method, path, successes)
