@@ -177,7 +177,7 @@ def test_failed_backup_notifies_once(client: TestClient, owner: Caller, event: d
     sent = mails()[before:]
     assert len(sent) == 1 and "storage bucket is gone" in sent[0].get_content()
     deliveries = client.get(f"/api/v1/events/{event['id']}/webhooks/{hook.json()['id']}"
-                            "/deliveries", headers=owner.headers).json()
+                            "/deliveries", headers=owner.headers).json()["items"]
     assert len(deliveries) == 1
     from eventport.webhooks.models import WebhookDelivery
 

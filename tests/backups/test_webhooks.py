@@ -43,7 +43,7 @@ def test_private_targets_are_refused_by_default(client: TestClient, owner: Calle
         assert body["status"] == 422, (url, body)
         assert "type" in body and body["detail"]
     assert client.get(f"/api/v1/events/{event['id']}/webhooks",
-                      headers=owner.headers).json() == []
+                      headers=owner.headers).json()["items"] == []
 
 
 def test_target_rules() -> None:
@@ -113,7 +113,7 @@ def test_signed_delivery_retried_until_accepted(client: TestClient, demo_event: 
     assert created.status_code == 201, created.text
     hook = created.json()
     assert hook["secret"] == receiver.secret
-    assert "secret" not in client.get(base, headers=demo_event.headers).json()[0]
+    assert "secret" not in client.get(base, headers=demo_event.headers).json()["items"][0]
 
     job = client.post(f"/api/v1/events/{demo_event.id}/exports", headers=demo_event.headers,
                       json={"format": "ical"}).json()
@@ -134,7 +134,8 @@ def test_signed_delivery_retried_until_accepted(client: TestClient, demo_event: 
     assert body["delivery"] == delivery and body["event"] == "export.succeeded"
 
     def finished() -> dict | None:
-        rows = client.get(f"{base}/{hook['id']}/deliveries", headers=demo_event.headers).json()
+        rows = client.get(f"{base}/{hook['id']}/deliveries",
+                          headers=demo_event.headers).json()["items"]
         return rows[0] if rows and rows[0]["state"] == "succeeded" else None
 
     row = wait_until(finished, 30, message="delivery to succeed")

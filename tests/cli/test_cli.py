@@ -236,3 +236,27 @@ def test_verify_and_help_need_no_installation(db, tmp_path):
                        "--identity", str(downloads / "key.txt"))
     assert opened.returncode == 0 and ": OK" in opened.stdout, opened.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_every_documented_command_and_option_exists():
+    """Each `eventport …` in DESIGN's CLI section: its (sub)command and every --option."""
+    import re
+
+    import click
+
+    from eventport.cli import main
+
+    design = Path(__file__).resolve().parents[2] / "docs" / "DESIGN.md"
+    section = design.read_text(encoding="utf-8").split("## CLI", 1)[1]
+    usages = re.findall(r"`eventport ([^`]+)`", section.replace("\n", " "))
+    assert len(usages) >= 12, usages
+    for usage in usages:
+        command: click.Command = main
+        words = usage.replace("[", " ").replace("]", " ").split()
+        for word in words:
+            if isinstance(command, click.Group) and word in command.commands:
+                command = command.commands[word]
+        assert command is not main, usage
+        options = {opt for param in command.params for opt in param.opts}
+        for flag in (w for w in words if w.startswith("--")):
+            assert flag in options, (usage, flag)

@@ -107,3 +107,28 @@ def test_open_event_compat_reads_a_cancelled_export_as_failure(
     status = client.get(task_url, headers=demo_event.headers).json()
     assert status["state"] == "FAILURE"
     assert isinstance(status["result"], str) and "cancel" in status["result"]
+
+
+def test_local_download_is_a_302_to_a_link_expiring_after_the_ttl(
+        client: TestClient, demo_event: DemoEvent, finished_job: dict,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """DESIGN: download links are signed and expire — on local storage too, so the
+    download is a 302 to ``/api/v1/files/<token>`` (which streams, with Range), never
+    the file itself behind the bearer token."""
+    from eventport.config import get_settings
+    from eventport.storage.signing import ExpiredToken, verify_token
+
+    monkeypatch.setenv("EVENTPORT_DOWNLOAD_URL_TTL", "120")
+    get_settings.cache_clear()
+    try:
+        before = time.time()
+        response = client.get(f"/api/v1/exports/{finished_job['id']}/download",
+                              headers=demo_event.headers, follow_redirects=False)
+    finally:
+        get_settings.cache_clear()
+    assert response.status_code == 302 and response.headers["cache-control"] == "no-store"
+    token = urlsplit(response.headers["location"]).path.rsplit("/", 1)[1]
+    grant = verify_token(token)
+    assert before + 119 <= grant.expires_at <= time.time() + 121
+    with pytest.raises(ExpiredToken):
+        verify_token(token, now=grant.expires_at)

@@ -9,6 +9,7 @@ Revoked, expired or used invitations are refused with the reason in words.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from eventport.accounts import service
 from eventport.accounts.models import EventRole, Invitation, Role, User
 from eventport.config import get_settings
 from eventport.db.base import utcnow
+from eventport.db.paging import paginate
 from eventport.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 VALID_FOR = dt.timedelta(days=7)
@@ -43,10 +45,20 @@ def invite(db: Session, event_id: int, email: str, role: Role, by: User | None
     return row, _serializer().dumps({"i": row.id, "e": email})
 
 
-def pending(db: Session, event_id: int) -> list[Invitation]:
-    return list(db.scalars(select(Invitation).where(
+def _pending(event_id: int) -> Any:
+    return select(Invitation).where(
         Invitation.event_id == event_id, Invitation.accepted_at.is_(None),
-        Invitation.expires_at > utcnow()).order_by(Invitation.id)))
+        Invitation.expires_at > utcnow()).order_by(Invitation.id)
+
+
+def pending(db: Session, event_id: int) -> list[Invitation]:
+    return list(db.scalars(_pending(event_id)))
+
+
+def pending_page(db: Session, event_id: int, page: int, per_page: int
+                 ) -> tuple[list[Invitation], int]:
+    """One page of the event's open invitations (oldest first) and their total."""
+    return paginate(db, _pending(event_id), page, per_page)
 
 
 def revoke(db: Session, event_id: int, invitation_id: int) -> None:

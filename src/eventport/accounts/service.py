@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -129,13 +130,22 @@ def user_for_token(db: Session, token: str, *, touch: bool = False) -> User | No
     return row.user
 
 
+def _tokens(user: User) -> Any:
+    return (select(ApiToken).where(ApiToken.user_id == user.id,
+                                   ApiToken.kind == TokenKind.API.value,
+                                   ApiToken.expires_at > utcnow())
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
+
+
 def list_tokens(db: Session, user: User) -> list[ApiToken]:
     """The user's live named API tokens, newest first (sessions are not listed)."""
-    return list(db.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id,
-                               ApiToken.kind == TokenKind.API.value,
-                               ApiToken.expires_at > utcnow())
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+    return list(db.scalars(_tokens(user)))
+
+
+def tokens_page(db: Session, user: User, page: int, per_page: int
+                ) -> tuple[list[ApiToken], int]:
+    """One page of :func:`list_tokens` and their total."""
+    return paginate(db, _tokens(user), page, per_page)
 
 
 def revoke_token_id(db: Session, user: User, token_id: int) -> None:

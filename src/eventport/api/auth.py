@@ -3,7 +3,8 @@
 ``POST /token`` signs in (rate limited per address and per client, see
 :mod:`eventport.accounts.throttle`). ``GET|POST|DELETE /tokens`` manage named API
 tokens, which outlive sign-ins and password changes until revoked or expired; the
-secret is shown once, at creation. ``POST /password`` changes the password and signs
+secret is shown once, at creation. ``DELETE /tokens`` revokes the token the call is made
+with, ``DELETE /tokens/{id}`` a listed one. ``POST /password`` changes the password and signs
 every session out except the caller's.
 """
 
@@ -19,7 +20,8 @@ from eventport.accounts import service as accounts
 from eventport.accounts import throttle
 from eventport.accounts.models import ApiToken, TokenKind
 from eventport.api.deps import CurrentUser, Db, ItemId, bearer_token
-from eventport.errors import Unauthorized
+from eventport.api.events import Page, PerPage, page_of
+from eventport.errors import InvalidInput, Unauthorized
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -77,10 +79,11 @@ def token_document(row: ApiToken) -> dict[str, Any]:
 
 
 @router.get("/tokens")
-def list_tokens(user: CurrentUser, db: Db) -> dict[str, Any]:
-    rows = accounts.list_tokens(db, user)
-    return {"items": [token_document(r) for r in rows], "total": len(rows), "page": 1,
-            "per_page": max(len(rows), 1)}
+def list_tokens(user: CurrentUser, db: Db, page: Page = 1, per_page: PerPage = 50
+                ) -> dict[str, Any]:
+    """The caller's API tokens, newest first, a page at a time like every list."""
+    rows, total = accounts.tokens_page(db, user, page, per_page)
+    return page_of([token_document(r) for r in rows], total, page, per_page)
 
 
 @router.post("/tokens", status_code=201)
@@ -89,6 +92,19 @@ def create_api_token(body: NewApiToken, user: CurrentUser, db: Db) -> dict[str, 
                                       kind=TokenKind.API, name=body.name)
     db.commit()
     return {**token_document(row), "token": token}
+
+
+@router.delete("/tokens", status_code=204)
+def revoke_current_token(request: Request, user: CurrentUser, db: Db) -> Response:
+    """DESIGN's ``DELETE /auth/tokens``: revoke the bearer token this call presents (an
+    API client signing itself out); a listed token is revoked by ``…/tokens/{id}``."""
+    token = bearer_token(request)
+    if token is None:
+        raise InvalidInput("this call revokes the bearer token it is made with; send one "
+                           "(Authorization: Bearer …) or use DELETE /api/v1/auth/tokens/{id}")
+    accounts.revoke_token(db, token)
+    db.commit()
+    return Response(status_code=204)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)

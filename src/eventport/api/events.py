@@ -118,7 +118,8 @@ def change_role(event: TeamManager, role_id: ItemId, body: RoleChange, user: Cur
 
 
 @router.delete("/{event_id}/roles", status_code=204)
-def revoke_role_by_email(event: TeamManager, email: Annotated[str, Query(min_length=1)],
+def revoke_role_by_email(event: TeamManager,
+                         email: Annotated[str, Query(min_length=1, max_length=320)],
                          user: CurrentUser, db: Db) -> Response:
     """DESIGN's form: the person is named by e-mail, as when the role was granted."""
     target = accounts.revoke_role_of(db, event.id, email)

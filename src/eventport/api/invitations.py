@@ -19,6 +19,7 @@ from eventport.accounts import service as accounts
 from eventport.accounts.models import Invitation, Role
 from eventport.accounts.permissions import Permission
 from eventport.api.deps import CurrentUser, Db, ItemId, SiteUrl, TeamManager
+from eventport.api.events import Page, PerPage, page_of
 from eventport.events.schemas import Id
 from eventport.events.service import get_event
 from eventport.notify import account_mail
@@ -83,10 +84,11 @@ def accept(body: Acceptance, db: Db) -> dict[str, Any]:
 
 
 @router.get("/events/{event_id}/invitations")
-def list_invitations(event: TeamManager, db: Db) -> dict[str, Any]:
-    rows = invitations.pending(db, event.id)
-    return {"items": [invitation_document(r) for r in rows], "total": len(rows), "page": 1,
-            "per_page": max(len(rows), 1)}
+def list_invitations(event: TeamManager, db: Db, page: Page = 1, per_page: PerPage = 50
+                     ) -> dict[str, Any]:
+    """Open invitations, oldest first, a page at a time like every list."""
+    rows, total = invitations.pending_page(db, event.id, page, per_page)
+    return page_of([invitation_document(r) for r in rows], total, page, per_page)
 
 
 @router.delete("/events/{event_id}/invitations/{invitation_id}", status_code=204)

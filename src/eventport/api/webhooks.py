@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from eventport.api.deps import CurrentUser, Db, ItemId, WebhookManager
+from eventport.api.events import Page, PerPage, page_of
 from eventport.audit.service import record
 from eventport.webhooks import service
 
@@ -24,8 +25,11 @@ class WebhookFields(BaseModel):
 
 
 @router.get("/{event_id}/webhooks")
-def list_webhooks(event: WebhookManager, db: Db) -> list[dict[str, Any]]:
-    return [service.webhook_document(h) for h in service.list_webhooks(db, event.id)]
+def list_webhooks(event: WebhookManager, db: Db, page: Page = 1, per_page: PerPage = 50
+                  ) -> dict[str, Any]:
+    """A page like every API list: ``{items, total, page, per_page}``."""
+    hooks, total = service.webhooks_page(db, event.id, page, per_page)
+    return page_of([service.webhook_document(h) for h in hooks], total, page, per_page)
 
 
 @router.post("/{event_id}/webhooks", status_code=201)
@@ -48,7 +52,9 @@ def delete_webhook(event: WebhookManager, webhook_id: ItemId, user: CurrentUser,
 
 
 @router.get("/{event_id}/webhooks/{webhook_id}/deliveries")
-def list_deliveries(event: WebhookManager, webhook_id: ItemId, db: Db) -> list[dict[str, Any]]:
-    """The last 100 deliveries, newest first, each with one log entry per attempt."""
+def list_deliveries(event: WebhookManager, webhook_id: ItemId, db: Db, page: Page = 1,
+                    per_page: PerPage = 50) -> dict[str, Any]:
+    """The deliveries, newest first, a page at a time, each with one log entry per attempt."""
     hook = service.get_webhook(db, event.id, webhook_id)
-    return [service.delivery_document(d) for d in service.deliveries(db, hook)]
+    rows, total = service.deliveries_page(db, hook, page, per_page)
+    return page_of([service.delivery_document(d) for d in rows], total, page, per_page)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eventport.errors import EventportError
@@ -21,6 +22,8 @@ MESSAGES = {
     404: ("Page not found", "There is nothing at this address. Check the link, or start "
                             "again from your events."),
     405: ("Not allowed", "This address does not accept that kind of request."),
+    422: ("Invalid address", "Part of this address is not valid (a number where a word "
+                             "is, or a value out of range). Check the link."),
     500: ("Something went wrong", "An unexpected error occurred; it has been logged. "
                                   "Try again, or go back to your events."),
 }
@@ -38,7 +41,8 @@ Handler = Callable[[Request, Any], Awaitable[Response]]
 
 def install(app: FastAPI) -> None:
     """Wrap the problem+json handlers so browser requests get an HTML page instead."""
-    for exc_class in (StarletteHTTPException, EventportError, Exception):
+    for exc_class in (StarletteHTTPException, EventportError, RequestValidationError,
+                      Exception):
         _wrap(app, exc_class)
 
 
@@ -50,7 +54,8 @@ def _wrap(app: FastAPI, exc_class: type[Exception]) -> None:
             return await fallback(request, exc)
         if isinstance(exc, EventportError):
             return error_page(request, exc.status, exc.title, exc.detail)
-        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        status = (exc.status_code if isinstance(exc, StarletteHTTPException)
+                  else 422 if isinstance(exc, RequestValidationError) else 500)
         if status == 500:
             await fallback(request, exc)  # logs it
         title, detail = MESSAGES.get(status, ("Error", str(getattr(exc, "detail", ""))))

@@ -3,7 +3,7 @@ their delivery logs, and the audit log. Changes go through the REST API (``form.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
@@ -44,7 +44,7 @@ def backups_page(request: Request, event_id: EventId, user: PageUser, db: Db) ->
 
 @router.get("/events/{event_id}/audit")
 def audit_page(request: Request, event_id: EventId, user: PageUser, db: Db,
-               page: int = Query(1, ge=1, le=100_000)) -> Response:
+               page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     event, role = event_for(db, user, event_id, Permission.VIEW_AUDIT)
     rows, total = audit.entries(db, event.id, page, AUDIT_PER_PAGE)
     return render(request, "event_audit.html", {

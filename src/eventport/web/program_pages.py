@@ -9,7 +9,7 @@ nothing here knows sessions from sponsors except the words in :mod:`forms`.
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
@@ -81,12 +81,14 @@ def _context(event: Event, role: Any, resource: Resource, **extra: Any) -> dict[
 
 @router.get("/events/{event_id}/program")
 def program_home(request: Request, event_id: EventId, user: PageUser, db: Db) -> Response:
+    """The program tab opens on sessions (called directly, so ``page`` must default to
+    a number, not to FastAPI's ``Query`` marker — that was a 500)."""
     return program_list(request, event_id, "sessions", user, db)
 
 
 @router.get("/events/{event_id}/program/{name}")
 def program_list(request: Request, event_id: EventId, name: str, user: PageUser, db: Db,
-                 page: int = Query(1, ge=1, le=100_000)) -> Response:
+                 page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     event, role = event_for(db, user, event_id)
     resource = resource_named(name)
     rows, total = service.list_items(db, resource, event.id, page, PER_PAGE)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from eventport.accounts.models import User
 from eventport.config import get_settings
 from eventport.db.base import utcnow
+from eventport.db.paging import paginate
 from eventport.errors import InvalidInput, NotFound
 from eventport.events.models import Event
 from eventport.job_lifecycle import iso
@@ -56,9 +57,18 @@ def create_webhook(db: Session, event: Event, user: User | None, url: str,
     return hook, secret
 
 
+def _webhooks(event_id: int) -> Any:
+    return select(Webhook).where(Webhook.event_id == event_id).order_by(Webhook.id)
+
+
 def list_webhooks(db: Session, event_id: int) -> list[Webhook]:
-    return list(db.scalars(select(Webhook).where(Webhook.event_id == event_id)
-                           .order_by(Webhook.id)))
+    return list(db.scalars(_webhooks(event_id)))
+
+
+def webhooks_page(db: Session, event_id: int, page: int, per_page: int
+                  ) -> tuple[list[Webhook], int]:
+    """One page of the event's webhooks (oldest first) and their total, like every list."""
+    return paginate(db, _webhooks(event_id), page, per_page)
 
 
 def get_webhook(db: Session, event_id: int, webhook_id: int) -> Webhook:
@@ -79,11 +89,19 @@ def webhook_document(hook: Webhook) -> dict[str, Any]:
             "created_at": iso(hook.created_at)}
 
 
+def _deliveries(hook: Webhook) -> Any:
+    return (select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id))
+
+
 def deliveries(db: Session, hook: Webhook, limit: int = 100) -> list[WebhookDelivery]:
-    return list(db.scalars(select(WebhookDelivery)
-                           .where(WebhookDelivery.webhook_id == hook.id)
-                           .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-                           .limit(limit)))
+    return list(db.scalars(_deliveries(hook).limit(limit)))
+
+
+def deliveries_page(db: Session, hook: Webhook, page: int, per_page: int
+                    ) -> tuple[list[WebhookDelivery], int]:
+    """One page of the webhook's deliveries, newest first, and their total."""
+    return paginate(db, _deliveries(hook), page, per_page)
 
 
 def delivery_document(row: WebhookDelivery) -> dict[str, Any]:
