@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -27,8 +23,9 @@ from eventport.imports import service as imports
 from eventport.job_lifecycle import UNSENT_STAGE
 from eventport.storage import get_storage
 from tests.exports.conftest import DemoEvent
-from tests.storage.servers import free_port, wait_for_port
+from tests.storage.servers import free_port
 from tests.support.celery import Worker, start_worker, wait_until
+from tests.support.redis import OwnRedis
 
 
 @pytest.fixture
@@ -90,34 +87,8 @@ def test_every_cancel_answered_200_ends_cancelled(client: TestClient, db: Sessio
           f"{sum(s == 409 for s in answered.values())}×409 (already finished)")
 
 
-@pytest.fixture
-def own_redis(tmp_path) -> Iterator[Callable[[], None]]:  # type: ignore[no-untyped-def]
-    """A redis-server of this test's own on a free port; yields ``restart()``."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL)
-        wait_for_port(port, proc)
-        return proc
-
-    procs = [start()]
-
-    def restart() -> None:
-        procs[-1].terminate()
-        procs[-1].wait(10)
-        procs.append(start())
-
-    restart.port = port  # type: ignore[attr-defined]
-    yield restart
-    procs[-1].terminate()
-    procs[-1].wait(10)
-
-
 def test_a_redis_restart_mid_export_leaves_the_worker_alive(
-        client: TestClient, db: Session, demo_event: DemoEvent, own_redis: Any,
+        client: TestClient, db: Session, demo_event: DemoEvent, own_redis: OwnRedis,
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12 D3: the worker used to die ("AttributeError … 'hostname'") once the task
     that was running during the restart finished."""
