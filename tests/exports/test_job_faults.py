@@ -117,16 +117,62 @@ def test_a_redis_restart_mid_export_leaves_the_worker_alive(
         job = client.post(url, json={"format": "archive"}, headers=demo_event.headers).json()
         wait_until(lambda: _state(db, job["id"]) == "running" or None, 60)
         own_redis()
+        restarted = time.monotonic()
         assert wait_until(lambda: _state(db, job["id"]) in ("succeeded", "failed") or None,
                           120), worker.log()
         assert _state(db, job["id"]) == "succeeded", worker.log()
+        finished = time.monotonic() - restarted
         time.sleep(3)  # the moment the old worker died: acking on the closed channel
         assert worker.process.poll() is None, worker.log()
         second = client.post(url, json={"format": "ical"}, headers=demo_event.headers).json()
         assert wait_until(lambda: _state(db, second["id"]) == "succeeded" or None, 60), (
             worker.log())
+        served = time.monotonic() - restarted
     finally:
         worker.stop()
+    verified = service.get_job(db, job["id"]).verified_at is not None
+    print(f"FAULT | own redis-server restarted mid-export (local storage) | succeeded, "
+          f"worker alive | read back {'complete' if verified else 'MISSING'} | n/a (local) | "
+          f"job done {finished:.1f}s after the restart; next job served {served:.1f}s after")
+
+
+def test_broker_down_when_requested_the_job_runs_once_it_is_back(
+        client: TestClient, db: Session, demo_event: DemoEvent, own_redis_down: OwnRedis,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """202 while the broker is down; once it is back, beat's requeue-stale task sends the
+    saved job, and a worker runs it to a verified archive."""
+    import os
+
+    from eventport.jobs.export_tasks import requeue_stale_task
+
+    monkeypatch.setenv("EVENTPORT_BROKER_URL", own_redis_down.url)
+    monkeypatch.setenv("EVENTPORT_BROKER_QUEUE", f"bd-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("EVENTPORT_JOB_STALE_AFTER", "2")
+    get_settings.cache_clear()
+    url = f"/api/v1/events/{demo_event.id}/exports"
+    requested = client.post(url, json={"format": "archive"}, headers=demo_event.headers)
+    assert requested.status_code == 202, requested.text
+    assert requested.json()["progress"]["stage"] == UNSENT_STAGE
+    own_redis_down.start()
+    back = time.monotonic()
+    env = {name: os.environ[name] for name in (
+        "EVENTPORT_DATABASE_URL", "EVENTPORT_STORAGE_URL", "EVENTPORT_SECRET_KEY",
+        "EVENTPORT_BROKER_URL", "EVENTPORT_BROKER_QUEUE", "EVENTPORT_JOB_STALE_AFTER")}
+    worker = start_worker(env | {"EVENTPORT_DATA_DIR": str(tmp_path / "w")},
+                          tmp_path / "worker.log", concurrency=1)
+    job_id = requested.json()["id"]
+    try:
+        wait_until(lambda: requeue_stale_task() or _state(db, job_id) != "queued", 30, 0.5,
+                   "the requeue sweep to send the saved job")
+        assert wait_until(lambda: _state(db, job_id) in ("succeeded", "failed") or None,
+                          60), worker.log()
+    finally:
+        worker.stop()
+    job = service.get_job(db, job_id)
+    assert job.state == "succeeded" and job.verified_at is not None, (job.error, worker.log())
+    print(f"FAULT | broker (own redis) down when the export is requested | 202, then "
+          f"succeeded | read back complete | n/a (local) | ran "
+          f"{time.monotonic() - back:.1f}s after the broker was back (worker start included)")
 
 
 def _state(db: Session, job_id: str) -> str:
