@@ -23,6 +23,7 @@ import pytest
 
 from eventport.config import get_settings
 from eventport.storage import StorageError, TransientStorageError, open_storage
+from eventport.storage.retry import call_with_retry
 from eventport.storage.s3 import S3Storage
 from tests.storage.servers import BUCKET, Server
 from tests.support.proxy import CuttableProxy
@@ -194,3 +195,31 @@ def _before_abort(action: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         boto3.DEFAULT_SESSION = None
+
+
+def test_whole_call_retries_stop_once_the_budget_is_spent() -> None:
+    """A client that already retried for the whole budget (obstore's retry_timeout) is not
+    called again: three more attempts made a 3 s budget last 25 s on Azure."""
+    now = [0.0]
+    calls = []
+
+    def refused() -> None:
+        calls.append(now[0])
+        now[0] += 3.1  # the client's own retries used the budget up
+        raise ConnectionRefusedError("refused")
+
+    with pytest.raises(TransientStorageError):
+        call_with_retry(refused, lambda e: TransientStorageError(str(e)), budget=3,
+                        clock=lambda: now[0], sleep=lambda s: None)
+    assert calls == [0.0]
+    calls.clear()
+    now[0] = 0.0
+
+    def quick() -> None:  # fails fast: retried as before
+        calls.append(now[0])
+        raise ConnectionResetError("reset")
+
+    with pytest.raises(TransientStorageError):
+        call_with_retry(quick, lambda e: TransientStorageError(str(e)), budget=3,
+                        clock=lambda: now[0], sleep=lambda s: None)
+    assert len(calls) == 4
