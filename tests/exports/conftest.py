@@ -33,6 +33,7 @@ from tests.support.celery import (  # noqa: F401 - fixtures
     wait_until,
     worker_pool,
 )
+from tests.support.redis import own_redis, own_redis_down  # noqa: F401 - fixtures
 
 PASSWORD = "correct horse battery"
 

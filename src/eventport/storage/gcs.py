@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from eventport.storage._common import (
     ClientFileWriter,
@@ -54,20 +54,56 @@ TIMEOUT = (10, 300)
 
 
 def _upload_retry() -> Any:
-    """Per-chunk retry for resumable uploads (a chunk is buffered, so it can be resent)."""
+    """Per-chunk retry for resumable uploads (a chunk is buffered, so it can be resent).
+
+    Bounded by ``EVENTPORT_STORAGE_RETRY_SECONDS`` like obstore's part retries: an
+    operator who shortens the budget gets a failed job that soon on every backend (a
+    fixed 60 s here once made GCS exports ride out outages the setting said to give up on).
+    """
     from google.api_core.retry import Retry
     from google.cloud.storage.retry import DEFAULT_RETRY
 
-    return Retry(predicate=DEFAULT_RETRY._predicate, initial=0.2, maximum=5.0, timeout=60.0)
+    from eventport.config import get_settings
+
+    seconds = max(get_settings().storage_retry_seconds, 1.0)
+    return Retry(predicate=DEFAULT_RETRY._predicate, initial=0.2, maximum=5.0, timeout=seconds)
+
+
+def _retry_cause(exc: BaseException) -> BaseException | None:
+    """The error a google ``RetryError`` gave up on: "Timeout of 60.0s exceeded" says
+    nothing an operator can act on; the refused connection or 503 under it does."""
+    from google.api_core.exceptions import RetryError
+
+    if isinstance(exc, RetryError) and exc.cause is not None and exc.cause is not exc:
+        return exc.cause
+    return None
+
+
+def _is_damaged(exc: BaseException) -> bool:
+    """The client's checksum check failed after the upload was finalized: the object
+    exists, with bytes other than the ones sent (google-resumable-media documents that
+    the caller must delete it; fake-gcs-server produces one when a chunk is cut mid-way
+    and resent)."""
+    from google.cloud.storage.exceptions import DataCorruption
+
+    return isinstance(exc, DataCorruption)
 
 
 class _GCSWriter(ClientFileWriter):
     """StorageWriter over BlobWriter, hashing as bytes pass through."""
 
+    _backend: GCSStorage
+
     def abort(self) -> None:
         self.closed = True
         with contextlib.suppress(Exception):
             self._raw.terminate()  # DELETE the resumable session: nothing is kept
+
+    def _reraise(self, exc: Exception) -> NoReturn:
+        if _is_damaged(exc):
+            self.closed = True
+            raise self._backend.discard_damaged(self._key, exc) from exc
+        super()._reraise(exc)
 
 
 class GCSStorage(PutStreamViaWriter):
@@ -196,6 +232,9 @@ class GCSStorage(PutStreamViaWriter):
         """Map google-cloud / requests / google-auth errors to the storage error family."""
         if isinstance(exc, StorageError):
             return exc
+        cause = _retry_cause(exc)
+        if cause is not None:
+            return self.translate(cause, key)
         import google.auth.exceptions as gauth
         import requests
         from google.api_core import exceptions as gexc
@@ -249,6 +288,31 @@ class GCSStorage(PutStreamViaWriter):
 
     def _call(self, fn: Any, key: str | None, what: str) -> Any:
         return call_with_retry(fn, lambda e: self.translate(e, key), what=f"GCS {what} {key or ''}")
+
+    def discard_damaged(self, key: str, exc: BaseException) -> StorageError:
+        """Delete the object a finalized-but-damaged upload left (only that generation,
+        so a good object written meanwhile survives) and say what happened: a damaged
+        object under the key must never look like a stored file."""
+        text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        generation: int | None = None
+        with contextlib.suppress(Exception):
+            generation = int(exc.response.json()["generation"])  # type: ignore[attr-defined]
+        blob = self._blob(key)
+
+        def remove() -> None:
+            from google.api_core import exceptions as gexc
+
+            with contextlib.suppress(gexc.NotFound, gexc.PreconditionFailed):
+                blob.delete(if_generation_match=generation, timeout=TIMEOUT, retry=None)
+
+        try:
+            self._call(remove, key, "delete damaged upload")
+        except StorageError as err:
+            return StorageError(f"{self._where(key)}: the upload arrived damaged ({text}) and "
+                                f"the damaged object could not be deleted ({err}); delete it "
+                                "by hand")
+        return StorageError(f"{self._where(key)}: the upload arrived damaged ({text}); the "
+                            "damaged object was deleted. Try again.")
 
     # -- keys ----------------------------------------------------------------------------
 

@@ -116,15 +116,39 @@ class S3Storage(ObstoreBackend):
                 for upload in page.get("Uploads", []):
                     if older_than is not None and upload["Initiated"] >= older_than:
                         continue  # maybe still being written: the sweep's next run decides
-                    client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
-                                                  UploadId=upload["UploadId"])
-                    aborted += 1
+                    aborted += self._abort_upload(client, upload)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(
-                f"S3 bucket {self.bucket!r}: could not abort incomplete uploads under "
+                f"S3 bucket {self.bucket!r}: could not list incomplete uploads under "
                 f"{full_prefix!r} ({exc}). {self.credentials_hint}"
             ) from exc
         return aborted
+
+    def _abort_upload(self, client: Any, upload: dict[str, Any]) -> int:
+        """Abort one listed upload; 1 if this call aborted it, 0 if it was gone already.
+
+        The error names the key and the upload id, so an operator can abort exactly that
+        upload by hand (``aws s3api abort-multipart-upload``) when the sweep cannot.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                          UploadId=upload["UploadId"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return 0  # completed or aborted meanwhile (the job's own abort won)
+            raise self._abort_failed(upload, exc) from exc
+        except BotoCoreError as exc:
+            raise self._abort_failed(upload, exc) from exc
+        return 1
+
+    def _abort_failed(self, upload: dict[str, Any], exc: BaseException) -> StorageError:
+        return StorageError(
+            f"S3 bucket {self.bucket!r}: could not abort the incomplete upload of key "
+            f"{upload['Key']!r} (upload id {upload['UploadId']}) ({exc}). "
+            f"{self.credentials_hint}"
+        )
 
     def _build_store(self) -> Any:
         options = dict(CLIENT_OPTIONS)
