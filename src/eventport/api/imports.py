@@ -72,11 +72,17 @@ async def create_import(
     late_format = info.fields.get("format")
     if late_format and not job.format:
         await run_in_threadpool(service.set_late_format, db, job, late_format)
-    await run_in_threadpool(lifecycle.send, db, ImportJob, job, enqueue_import)
+    await run_in_threadpool(service.refuse_known_source, db, storage, user, job)
+    return await run_in_threadpool(_queued, db, user, job)
+
+
+def _queued(db: Db, user: CurrentUser, job: ImportJob) -> JSONResponse:
+    """Send the saved job, audit an update of an event, answer 202 + where to poll."""
+    lifecycle.send(db, ImportJob, job, enqueue_import)
     target = job.event_id or (job.options or {}).get("event_id")
     if target is not None:  # an update of an existing event
-        await run_in_threadpool(record, db, target, user, "import.requested",
-                                f"import {job.id}", {"format": job.format, "dry_run": dry_run})
+        record(db, target, user, "import.requested", f"import {job.id}",
+               {"format": job.format, "dry_run": job.dry_run})
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
 
@@ -95,6 +101,15 @@ def list_imports(db: Db, user: CurrentUser, page: Page = 1, per_page: PerPage = 
     """The caller's imports, newest first, a page at a time like every list."""
     jobs, total = service.list_jobs(db, user, page, per_page)
     return page_of([service.job_summary(job) for job in jobs], total, page, per_page)
+
+
+@router.post("/{job_id}/apply", status_code=202)
+def apply_import(job_id: str, db: Db, storage: StorageDep, user: CurrentUser) -> JSONResponse:
+    """Import what a succeeded dry run checked, from the upload it kept: the file is not
+    sent again. The answer is a new import job (the dry run stays as it was, with
+    ``applied_as`` naming it); 409 when the job is not a succeeded dry run, was applied
+    already, or its upload is no longer kept (``EVENTPORT_IMPORT_DRY_RUN_KEEP_HOURS``)."""
+    return _queued(db, user, service.apply(db, storage, user, job_id))
 
 
 @router.get("/{job_id}")

@@ -44,7 +44,7 @@ from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, EventportError, InvalidInput
 from eventport.events import service as events
 from eventport.events.models import Event
-from eventport.imports import importer
+from eventport.imports import importer, kept
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData
 from eventport.imports.importer import MODES, Staged
@@ -52,6 +52,7 @@ from eventport.imports.models import ImportJob
 from eventport.imports.readers import (
     check_container,
     check_format,
+    probe_upload,
     read_upload,
     sniff_container,
 )
@@ -109,6 +110,33 @@ def create_import_job(
     return job
 
 
+def refuse_known_source(db: Session, storage: Storage, user: User, job: ImportJob) -> None:
+    """``create``: answer 409 at once, before the job is queued, when the source's event
+    is already on this server, reading only what the format's probe needs (an archive's
+    manifest.json and event.json, never its media). The refused job is recorded as
+    failed and its upload deleted. A file the probe cannot read goes on to the worker,
+    which reads all of it and says precisely what is wrong; a race between two uploads
+    of one source is caught there too (the job-side check stays as the backstop)."""
+    if job.mode != "create" or not job.staging_key:
+        return
+    try:
+        with open_stored(storage, job.staging_key) as source:
+            uuid = probe_upload(source, job.format)
+    except (ImportRefused, StorageError):
+        return
+    job.options = {**(job.options or {}), "event_uuid": uuid}
+    found = db.scalar(select(Event).where(Event.uuid == uuid))
+    if found is None:
+        db.commit()
+        return
+    conflict = importer.existing_event_conflict(db, user, found)
+    job.state = job.progress_stage = JobState.FAILED.value
+    job.error, job.finished_at = conflict.detail, utcnow()
+    db.commit()
+    discard_upload(job, storage)
+    raise conflict
+
+
 def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None:
     """``update`` names an event the caller may edit; the other modes name none."""
     if mode not in MODES:
@@ -151,8 +179,18 @@ def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
                                  may_see if user is not None else None)
 
 
+def apply(db: Session, storage: Storage, user: User, job_id: str) -> ImportJob:
+    """The queued import of what dry run ``job_id`` checked, from its kept upload (404
+    for a caller who may not see it; an update needs the right to edit its target now)."""
+    dry = get_job(db, job_id, user)
+    if dry.mode == "update":
+        check_mode(db, user, "update", _target_id(dry))
+    return kept.apply_dry_run(db, storage, user, dry)
+
+
 def job_summary(job: ImportJob) -> dict[str, Any]:
-    result = {k: v for k, v in (job.result or {}).items() if k not in ("publish", "discard")}
+    result = {k: v for k, v in (job.result or {}).items()
+              if k not in ("publish", "discard", "applied_as")}
     return {
         **lifecycle.summary(job),
         "format": job.format,
@@ -163,6 +201,10 @@ def job_summary(job: ImportJob) -> dict[str, Any]:
         "result": result,
         "original_filename": job.original_filename,
         "upload_size": job.upload_size,
+        "timezone": (job.options or {}).get("timezone"),
+        "upload_kept_until": lifecycle.iso(kept.kept_until(job)),
+        "applied_as": (job.result or {}).get("applied_as"),
+        "applied_from": (job.options or {}).get("applied_from"),
     }
 
 
@@ -288,17 +330,31 @@ def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | N
                               "media_bytes": sum(s.size for s in staged.values() if s.key)}
     warnings = list(data.warnings)
     if job.dry_run:
-        with run.sessions() as db:
-            result["plan"] = _plan(db, job, data, staged).as_dict()
-        _cleanup(storage, run.job_id)
-        run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
-                   warnings=warnings)
-        return JobState.SUCCEEDED.value
+        return _finish_dry_run(run, storage, job, data, staged, result, warnings)
     written = _save(run, job, data, staged, result, warnings)
     _publish_written(run, storage, job, written)
     _cleanup(storage, run.job_id)
     run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
                warnings=warnings)
+    return JobState.SUCCEEDED.value
+
+
+def _finish_dry_run(run: _Run, storage: Storage, job: _JobView, data: EventData,
+                    staged: dict[str, Staged], result: dict[str, Any], warnings: list[str]
+                    ) -> str:
+    """Record the plan; keep the upload (``EVENTPORT_IMPORT_DRY_RUN_KEEP_HOURS``) so the
+    dry run can be applied without a second upload (:mod:`eventport.imports.kept`)."""
+    with run.sessions() as db:
+        result["plan"] = _plan(db, job, data, staged).as_dict()
+    keep = get_settings().import_dry_run_keep_hours > 0
+    if keep:
+        storage.delete_prefix(f"{staging_prefix(run.job_id)}media/")
+    else:
+        _cleanup(storage, run.job_id)
+    state = run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
+                       warnings=warnings, **({} if keep else {"staging_key": None}))
+    if keep and state != JobState.SUCCEEDED.value:
+        _cleanup(storage, run.job_id)  # cancelled meanwhile, or no longer ours
     return JobState.SUCCEEDED.value
 
 
@@ -334,8 +390,9 @@ def _plan(db: Session, job: _JobView, data: EventData, staged: dict[str, Staged]
         event = _target(db, job)
         taken = importer.uuid_taken_elsewhere(db, event.id, data)
     else:
-        if job.mode == "create":
-            importer.refuse_existing(db, data)
+        if job.mode == "create":  # the backstop of the request's probe (a race, the CLI)
+            owner = db.get(User, job.owner_id) if job.owner_id is not None else None
+            importer.refuse_existing(db, data, owner)
         taken = importer.uuid_taken_elsewhere(db, None, data)
     if taken:
         raise Conflict(f"{taken} belongs to another event on this server (uuids are unique "

@@ -121,6 +121,12 @@ def zone_from_offsets(stamps: list[str], file: str, warnings: list[str]) -> str:
     return "UTC"
 
 
+def event_uuid(acronym: str, title: str) -> str:
+    """The event's uuid, derived from the conference alone: what the 409 probe of a
+    ``create`` import compares, without reading a single talk."""
+    return derived_uuid(SOURCE, acronym or title, "event")
+
+
 class _Builder:
     """The loop's state: one table per resource, keyed by the source's identity."""
 
@@ -259,7 +265,7 @@ def to_event_data(conf: Conference, fmt: str) -> EventData:
     where = f"{conf.file} conference"
     data = EventData(format=fmt, event=ItemData(0, where, validate_fields(
         EVENT, _event_values(conf, builder.sessions), where, conf.warnings),
-        uuid=derived_uuid(SOURCE, builder.key, "event")),
+        uuid=event_uuid(conf.acronym, conf.title)),
         identifier=acronym if _IDENTIFIER.match(acronym) else None, warnings=conf.warnings)
     for name, table in builder.tables.items():
         data.items[name] = list(table.values())

@@ -21,6 +21,7 @@ from eventport.imports.readers.frab import (
     Person,
     Talk,
     duration,
+    event_uuid,
     known_zone,
     parse_date,
     parse_datetime,
@@ -110,6 +111,12 @@ def _schedule(content: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(schedule, dict) or not isinstance(conference, dict):
         raise ImportRefused(f"not a frab {FILE}: there is no schedule.conference object")
     return schedule, conference
+
+
+def probe_frab_json(content: bytes) -> str:
+    """The event uuid the reader would derive (from the conference's acronym or title)."""
+    _, conference = _schedule(content)
+    return event_uuid(_str(conference.get("acronym")), _str(conference.get("title")))
 
 
 def read_frab_json(content: bytes) -> EventData:

@@ -25,6 +25,7 @@ from eventport.imports.readers.frab import (
     Person,
     Talk,
     duration,
+    event_uuid,
     known_zone,
     parse_date,
     parse_datetime,
@@ -99,11 +100,22 @@ def _events(root: ET.Element) -> list[tuple[ET.Element, ET.Element, str]]:
     return found
 
 
-def read_frab_xml(content: bytes) -> EventData:
+def _schedule(content: bytes) -> ET.Element:
     root = parse_xml(content)
     if root.tag != "schedule":
         raise ImportRefused(f"not a frab schedule.xml: the root element is <{root.tag}>, "
                             "not <schedule>")
+    return root
+
+
+def probe_frab_xml(content: bytes) -> str:
+    """The event uuid the reader would derive (from the conference's acronym or title)."""
+    conference = _schedule(content).find("conference")
+    return event_uuid(_text(conference, "acronym"), _text(conference, "title"))
+
+
+def read_frab_xml(content: bytes) -> EventData:
+    root = _schedule(content)
     warnings: list[str] = []
     conference = root.find("conference")
     stamps = [date.text or "" for date in root.iter("date")]

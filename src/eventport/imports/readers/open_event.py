@@ -358,13 +358,23 @@ _MAPPERS: tuple[tuple[str, str, Mapper], ...] = (
 )
 
 
-def read_open_event(zf: SafeZip) -> EventData:
-    """The one loop: each document through its resource's mapper."""
+def _open(zf: SafeZip) -> _Reader:
     documents = locate_documents(zf)
     if documents is None:
         raise ImportRefused("no Open Event 'event' document found (expected at the zip's "
                             "root or in one top folder)")
-    r = _Reader(zf, documents)
+    return _Reader(zf, documents)
+
+
+def probe_open_event(zf: SafeZip) -> EventData:
+    """The event document alone: enough to know the source's event uuid."""
+    return _event(_open(zf))
+
+
+def read_open_event(zf: SafeZip) -> EventData:
+    """The one loop: each document through its resource's mapper."""
+    r = _open(zf)
+    documents = r.documents
     data = _event(r)
     for stem, resource, mapper in _MAPPERS:
         docs = r.load_list(stem)
