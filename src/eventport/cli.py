@@ -318,7 +318,8 @@ def cleanup(dry_run: bool) -> None:
         with session_scope() as session:
             leftovers = sweep_leftovers(session, get_storage())
         click.echo(f"aborted {leftovers.uploads_aborted} stale upload(s), deleted "
-                   f"{len(leftovers.objects_deleted)} orphan import object(s)")
+                   f"{len(leftovers.objects_deleted)} orphan import object(s) (of which "
+                   f"{len(leftovers.kept_expired)} expired dry-run upload(s))")
         if leftovers.failed:
             fail("; ".join(leftovers.failed))
 
@@ -411,6 +412,7 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
     from eventport.db import get_sessionmaker, session_scope
     from eventport.errors import EventportError
     from eventport.imports import service as imports
+    from eventport.imports.kept import drop_kept_upload
     from eventport.storage import get_storage
 
     storage = get_storage()
@@ -429,7 +431,12 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
     with stage_progress("reading") as on_progress:
         imports.run_import(job_id, storage=storage, on_progress=on_progress)
     with get_sessionmaker()() as session:
-        summary = imports.job_summary(session.get(imports.ImportJob, job_id))  # type: ignore[arg-type]
+        finished = session.get(imports.ImportJob, job_id)
+        assert finished is not None
+        if dry_run:  # a kept upload is for POST /imports/{id}/apply: nothing to apply here
+            drop_kept_upload(session, storage, finished)
+            session.commit()
+        summary = imports.job_summary(finished)
     for warning in summary["warnings"]:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if summary["state"] != "succeeded":
