@@ -402,7 +402,11 @@ def backups_run_due() -> None:
 @click.option("--format", "fmt", type=click.Choice(list(IMPORT_FORMATS)),
               default=None, help="Detected when omitted.")
 @click.option("--dry-run", is_flag=True, help="Validate and report counts; write nothing.")
-def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) -> None:
+@click.option("--timezone", "zone", default=None, metavar="ZONE",
+              help="IANA time zone (e.g. Europe/Brussels) for a source that names none; a "
+                   "zone the source names wins.")
+def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool,
+                   zone: str | None) -> None:
     """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml or
     schedule.json)."""
     from sqlalchemy import select
@@ -424,7 +428,7 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
             with open(file, "rb") as upload:
                 job = imports.create_import_job(session, storage, user, upload,
                                                 file.rsplit("/", 1)[-1], format=fmt,
-                                                dry_run=dry_run)
+                                                dry_run=dry_run, timezone=zone)
             job_id = job.id
     except EventportError as exc:
         fail(exc.detail)

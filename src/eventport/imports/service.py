@@ -59,6 +59,7 @@ from eventport.imports.readers import (
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
 from eventport.imports.staging import SNIFF_BYTES, publish, stage_media, staging_prefix
+from eventport.imports.zones import check_timezone
 from eventport.job_lifecycle import Clock, JobState, LostOwnership, new_job_id
 from eventport.storage import Storage, StorageError, deferred_sync, get_storage
 from eventport.streams import chunks_of, limited, read_head
@@ -82,18 +83,24 @@ def create_import_job(
     max_bytes: int | None = None,
     mode: str = "create",
     event_id: int | None = None,
+    timezone: str | None = None,
 ) -> ImportJob:
-    """Store the upload under the job's staging key and record the job (caller commits)."""
+    """Store the upload under the job's staging key and record the job (caller commits).
+    ``timezone``: the IANA zone of a source that names none (:mod:`.zones`)."""
     check_format(format)
     check_mode(db, user, mode, event_id)
+    check_timezone(timezone)
     limit = max_bytes or get_settings().import_max_bytes
     chunks = chunks_of(upload)
     head = read_head(chunks, SNIFF_BYTES)
     if not head:
         raise InvalidInput("the uploaded file is empty")
     check_container(format, sniff_container(head))
+    options: dict[str, Any] = {"event_id": event_id} if mode == "update" else {}
+    if timezone:
+        options["timezone"] = timezone
     job = ImportJob(id=new_job_id(), format=format, dry_run=dry_run, requested_by_id=user.id,
-                    mode=mode, options={"event_id": event_id} if mode == "update" else {},
+                    mode=mode, options=options,
                     original_filename=(filename or "upload")[:255],
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],
                     result={})
@@ -151,21 +158,27 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
     events.get_event(db, event_id)
 
 
-def set_late_format(db: Session, job: ImportJob, format: str) -> None:
-    """A ``format`` field sent after the file: still honoured, checked the same way.
+def set_late_options(db: Session, job: ImportJob, format: str | None,
+                     timezone: str | None) -> None:
+    """``format`` / ``timezone`` fields sent after the file: still honoured, checked the
+    same way.
 
-    The job is already stored; a bad late format fails it (and drops its upload) so no
+    The job is already stored; a bad late field fails it (and drops its upload) so no
     sweep ever runs an import the client was told was refused.
     """
     try:
         check_format(format)
+        check_timezone(timezone)
     except EventportError as exc:
         job.state = job.progress_stage = JobState.FAILED
         job.error = exc.detail
         db.commit()
         discard_upload(job)
         raise
-    job.format = format
+    if format:
+        job.format = format
+    if timezone:
+        job.options = {**(job.options or {}), "timezone": timezone}
     db.commit()
 
 
@@ -272,7 +285,8 @@ def run_import(
         job = db.get(ImportJob, job_id)
         assert job is not None
         view = _JobView(job.staging_key, job.format, job.dry_run, job.mode or "create",
-                        job.requested_by_id, job.event_id, _target_id(job))
+                        job.requested_by_id, job.event_id, _target_id(job),
+                        (job.options or {}).get("timezone"))
         previous = dict(job.result or {})
     run = _Run(job_id, attempt, sessions, clock, on_progress)
     stop_beating = run.start_keepalive()  # a long step (one big transaction) is not death
@@ -308,10 +322,14 @@ def run_import(
 
 def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | None) -> str:
     run.progress("reading", 0, 1, force=True)
+    zone = job.zone
+    if zone is None and job.mode == "update":  # the event's own zone, as the page says
+        with run.sessions() as db:
+            zone = _target(db, job).timezone
     source: IO[bytes] = open_stored(storage, str(job.key))
     zf: SafeZip | None = None
     try:
-        data, zf = read_upload(source, job.format, limits)
+        data, zf = read_upload(source, job.format, limits, zone)
         run.progress("reading", 1, 1)
         if job.mode == "copy":
             importer.give_fresh_uuids(data)
@@ -369,6 +387,7 @@ class _JobView:
     owner_id: int | None
     event_id: int | None  # set by the commit that wrote the rows
     target_id: int | None  # mode=update: the event to update
+    zone: str | None = None  # the timezone option: for a source that names none
 
 
 def _target_id(job: ImportJob) -> int | None:

@@ -38,7 +38,8 @@ class Reader:
     label: str
     container: str  # "zip", "xml" or "json": what the first bytes must be
     detect: Callable[[Any], bool]  # zips: given the SafeZip; others: always True
-    read: Callable[[Any], EventData]  # zips: the SafeZip; others: the file's bytes
+    #: (zips: the SafeZip, others: the file's bytes; the zone for a source naming none)
+    read: Callable[[Any, str | None], EventData]
     #: The event uuid, cheaply: the uuid itself, or the event alone (no program, no
     #: media) for :func:`assign_uuids` to complete. The 409 of a ``create`` import.
     probe: Callable[[Any], EventData | str]
@@ -139,16 +140,18 @@ def _open_source(file: IO[bytes], fmt: str | None, limits: ZipLimits | None
         raise
 
 
-def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None
-                ) -> tuple[EventData, SafeZip | None]:
+def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None,
+                zone: str | None = None) -> tuple[EventData, SafeZip | None]:
     """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from.
 
-    Every entity of the result has a uuid (the source's, or one derived from it)."""
+    Every entity of the result has a uuid (the source's, or one derived from it).
+    ``zone`` (an IANA name) is the time zone of a source that names none; a source that
+    names one keeps it, and a warning says so when it differs."""
     reader, source = _open_source(file, fmt, limits)
     if not isinstance(source, SafeZip):
-        return assign_uuids(reader.read(source)), None
+        return assign_uuids(reader.read(source, zone)), None
     try:
-        data = reader.read(source)
+        data = reader.read(source, zone)
     except BaseException:
         source.close()
         raise

@@ -217,7 +217,18 @@ def probe_archive(zf: SafeZip) -> EventData:
     return data
 
 
-def read_archive(zf: SafeZip) -> EventData:
+def _archive_zone(data: EventData, event_doc: dict[str, Any], zone: str | None) -> None:
+    """An archive always states its event's zone (our exporter writes it), which wins;
+    one that does not (hand-made) takes the ``timezone`` option."""
+    stated = event_doc.get("timezone")
+    if stated and zone and stated != zone:
+        data.warnings.append(f"{EVENT_DOCUMENT} names its time zone, {stated}; it wins over "
+                             f"{zone}")
+    elif not stated and zone:
+        data.event.values["timezone"] = zone
+
+
+def read_archive(zf: SafeZip, zone: str | None = None) -> EventData:
     """Check manifest, hashes and documents; media bytes are verified while staged."""
     version, listed = _read_manifest(zf)
     names = document_names()
@@ -244,6 +255,7 @@ def read_archive(zf: SafeZip) -> EventData:
         ]
     if version == 1:
         _derive_v1_uuids(data, event_doc)
+    _archive_zone(data, event_doc, zone)
     used = {ref.path for ref in data.media()}
     for path in listed:
         if path.startswith("media/") and path not in used:

@@ -104,6 +104,19 @@ def known_zone(name: str, file: str, warnings: list[str]) -> str | None:
         return None
 
 
+def pick_zone(stated: str, given: str | None, stamps: list[str], file: str,
+              warnings: list[str]) -> str:
+    """The conference's zone: the one the file names wins (with a warning when another
+    was given); else the ``timezone`` option (or the updated event's zone); else one
+    from the times' UTC offset."""
+    named = known_zone(stated, file, warnings)
+    if named:
+        if given and given != named:
+            warnings.append(f"{file} names its time zone, {named}; it wins over {given}")
+        return named
+    return given or zone_from_offsets(stamps, file, warnings)
+
+
 def zone_from_offsets(stamps: list[str], file: str, warnings: list[str]) -> str:
     """A zone from the times' UTC offset, when the file names none."""
     for stamp in stamps:

@@ -22,11 +22,10 @@ from eventport.imports.readers.frab import (
     Talk,
     duration,
     event_uuid,
-    known_zone,
     parse_date,
     parse_datetime,
+    pick_zone,
     to_event_data,
-    zone_from_offsets,
 )
 
 FILE = "schedule.json"
@@ -119,13 +118,13 @@ def probe_frab_json(content: bytes) -> str:
     return event_uuid(_str(conference.get("acronym")), _str(conference.get("title")))
 
 
-def read_frab_json(content: bytes) -> EventData:
+def read_frab_json(content: bytes, zone: str | None = None) -> EventData:
+    """``zone``: the zone of bare local times when the file names none."""
     schedule, conference = _schedule(content)
     warnings: list[str] = []
     talks = _talks(schedule, conference)
     stamps = [_str(talk.get("date") or talk.get("start")) for talk, _ in talks]
-    tz_name = (known_zone(_str(conference.get("time_zone_name")), FILE, warnings)
-               or zone_from_offsets(stamps, FILE, warnings))
+    tz_name = pick_zone(_str(conference.get("time_zone_name")), zone, stamps, FILE, warnings)
     tz = zoneinfo.ZoneInfo(tz_name)
     rooms = [r for r in conference.get("rooms") or [] if isinstance(r, dict)]
     conf = Conference(
