@@ -44,7 +44,7 @@ from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, EventportError, InvalidInput
 from eventport.events import service as events
 from eventport.events.models import Event
-from eventport.imports import importer, kept
+from eventport.imports import importer, kept, warning_kinds
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData
 from eventport.imports.importer import MODES, Staged
@@ -214,6 +214,7 @@ def job_summary(job: ImportJob) -> dict[str, Any]:
         "result": result,
         "original_filename": job.original_filename,
         "upload_size": job.upload_size,
+        "warning_groups": warning_kinds.group(list(job.warnings or [])),
         "timezone": (job.options or {}).get("timezone"),
         "upload_kept_until": lifecycle.iso(kept.kept_until(job)),
         "applied_as": (job.result or {}).get("applied_as"),
