@@ -305,6 +305,30 @@ def test_import_open_event_zip_with_dry_run_leads_to_the_event(open_page, tmp_pa
     assert "dry run" in history.nth(1).inner_text() and "applied" in history.nth(1).inner_text()
 
 
+def test_apply_a_kept_dry_run_from_the_history(open_page, live_server: LiveServer) -> None:
+    """A dry run finished earlier (the page reloaded since): its history row offers Apply
+    while the upload is kept; applying follows the new job in the panel."""
+    schedule = DATA / "schedules" / "pretalx-fixture-frab_schedule_minimal_2.xml"
+    page = open_page(DESKTOP)
+    sign_in(page)
+    page.goto("/import")
+    page.get_by_label("File", exact=True).set_input_files(str(schedule))
+    page.get_by_label("Dry run").check()
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("button", name="Apply this plan: create the event").wait_for(
+        state="visible", timeout=60_000)
+    page.reload()
+    apply = page.get_by_role("button", name=f"Apply the dry run of {schedule.name}")
+    assert "until" in page.locator("table.import-history tbody tr").first.inner_text()
+    apply.click()
+    link = page.locator("#import-event-link")
+    link.wait_for(state="visible", timeout=60_000)
+    link.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "PrivacyWeek 2016"
+    page.goto("/import")
+    assert page.get_by_role("button", name=f"Apply the dry run of {schedule.name}").count() == 0
+
+
 def check_warnings(page) -> None:
     """'N warnings of K kinds', one foldable entry per kind with its count, the format
     beside them, and the zone the file names winning over the one chosen."""

@@ -46,12 +46,14 @@ def keeps_upload(job: ImportJob) -> bool:
                 and job.finished_at is not None)
 
 
-def kept_until(job: ImportJob) -> dt.datetime | None:
-    """When the dry run's kept upload expires; None when it keeps none."""
+def kept_until(job: ImportJob, now: dt.datetime | None = None) -> dt.datetime | None:
+    """Until when the dry run can be applied; None when it keeps no upload, or when the
+    one it kept has expired (the sweep may not have deleted it yet)."""
     if not keeps_upload(job):
         return None
     assert job.finished_at is not None
-    return job.finished_at + dt.timedelta(hours=get_settings().import_dry_run_keep_hours)
+    until = job.finished_at + dt.timedelta(hours=get_settings().import_dry_run_keep_hours)
+    return until if until > (now or utcnow()) else None
 
 
 def drop_kept_upload(db: Session, storage: Storage, job: ImportJob) -> None:
@@ -75,9 +77,8 @@ def _refusal(db: Session, storage: Storage, dry: ImportJob, now: dt.datetime) ->
         return f"import {dry.id} is not a dry run"
     if dry.state != JobState.SUCCEEDED.value:
         return f"dry run {dry.id} is {dry.state}; only a succeeded dry run can be applied"
-    until = kept_until(dry)
-    if until is None or until <= now:
-        if until is not None:
+    if kept_until(dry, now) is None:
+        if keeps_upload(dry):  # expired, not swept yet: delete it now
             drop_kept_upload(db, storage, dry)
             db.commit()
         return (f"the upload of dry run {dry.id} is no longer kept (dry runs keep theirs "

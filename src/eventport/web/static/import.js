@@ -263,8 +263,7 @@
   });
   planBox.hidden = true;
   /** Import what the dry run checked, from the upload it kept: no second upload. */
-  function applyDryRun() {
-    var id = following;
+  function applyDryRun(id) {
     importNow.disabled = true;
     E.api("POST", "/api/v1/imports/" + encodeURIComponent(id) + "/apply").then(function (job) {
       importNow.disabled = false;
@@ -282,5 +281,14 @@
     });
   }
 
-  importNow.addEventListener("click", applyDryRun);
+  importNow.addEventListener("click", function () { applyDryRun(following); });
+  // A dry run from the history (its upload still kept): apply it here, in the panel.
+  Array.prototype.forEach.call(document.querySelectorAll("button.apply-kept"), function (button) {
+    button.addEventListener("click", function () {
+      reset();
+      button.disabled = true;
+      uploadStatus.textContent = "";
+      applyDryRun(button.dataset.jobId);
+    });
+  });
 })();
