@@ -12,7 +12,9 @@ committed. Beat runs :func:`sweep_leftovers` hourly (and ``eventport cleanup`` o
   :data:`ORPHAN_GRACE` (the web process commits the row right after the upload), or whose
   job finished more than a day ago, are deleted — except a succeeded dry run's kept
   upload, deleted once ``EVENTPORT_IMPORT_DRY_RUN_KEEP_HOURS`` have passed (and the job
-  told: its ``staging_key`` is cleared, so applying it says the upload expired).
+  told: its ``staging_key`` is cleared, so applying it says the upload expired). The
+  upload of an active job is never deleted: the job that applies a dry run reads it
+  where the dry run stored it.
 """
 
 from __future__ import annotations
@@ -86,10 +88,12 @@ def _sweep_staging(db: Session, storage: Storage, now: dt.datetime,
                 select(ImportJob.id, ImportJob.state, ImportJob.finished_at, ImportJob.dry_run,
                        ImportJob.staging_key).where(ImportJob.id.in_(ids)))} if ids else {}
     keep = dt.timedelta(hours=get_settings().import_dry_run_keep_hours)
+    in_use = set(db.scalars(select(ImportJob.staging_key).where(  # an applied dry run's
+        ImportJob.state.in_(ACTIVE_STATES), ImportJob.staging_key.is_not(None))))
     for info in staged:
         job_id = info.key.split("/")[1] if info.key.count("/") >= 2 else ""
         job = jobs.get(job_id)
-        if not _expired(info, job, now, grace, keep):
+        if info.key in in_use or not _expired(info, job, now, grace, keep):
             continue
         try:
             storage.delete(info.key)

@@ -51,12 +51,12 @@ def test_apply_imports_the_kept_upload(client: TestClient, db: Session,
     assert applied.headers["Location"] == f"/api/v1/imports/{job['id']}"
     assert job["id"] != dry_id and job["applied_from"] == dry_id and not job["dry_run"]
     assert job["format"] == "archive" and job["upload_size"] == checked["upload_size"]
-    assert keys_of(storage, dry_id) == []  # moved, not copied
+    assert keys_of(storage, job["id"]) == []  # referenced where it is: nothing copied
     done = wait(client, applied.headers["Location"], owner, celery_worker)
     assert done["state"] == "succeeded", (done, celery_worker.log())
     event = client.get(f"/api/v1/events/{done['event_id']}", headers=owner).json()
     assert event["name"] == "Hand made"
-    assert keys_of(storage, job["id"]) == []  # the import cleaned up after itself
+    assert keys_of(storage, dry_id) == keys_of(storage, job["id"]) == []  # cleaned up
 
     after = client.get(f"/api/v1/imports/{dry_id}", headers=owner).json()
     assert after["applied_as"] == job["id"] and after["upload_kept_until"] is None
@@ -110,6 +110,21 @@ def test_sweep_deletes_expired_kept_uploads_only(db: Session, storage: Storage, 
     db.expire_all()
     assert db.get(ImportJob, expired.id).staging_key is None  # type: ignore[union-attr]
     assert keys_of(storage, fresh.id) and keys_of(storage, day_old.id)
+
+
+def test_sweep_spares_the_upload_an_applied_job_reads(client: TestClient, db: Session,
+                                                     storage: Storage, owner: User) -> None:
+    """The applying job reads the upload in the dry run's staging area; a sweep while it
+    waits (the dry run finished over a day ago) must not take it away."""
+    dry = run(db, storage, owner, make_archive(), dry_run=True)
+    applied = client.post(f"/api/v1/imports/{dry.id}/apply", headers=token_for(client, owner))
+    assert applied.status_code == 202, applied.text
+    age(db, dry.id, hours=30)
+    assert sweep_leftovers(db, storage).objects_deleted == []
+    from eventport.imports.service import run_import
+
+    assert run_import(applied.json()["id"], storage=storage) == "succeeded"
+    assert keys_of(storage, dry.id) == []
 
 
 def test_encrypted_dry_run_applies_without_the_key(client: TestClient, db: Session,

@@ -11,10 +11,11 @@ the new job has the lifecycle of any upload's (claim, heartbeats, attempts,
 
 The upload changes hands in one conditional UPDATE (the dry run's ``staging_key`` is
 cleared only where it still holds the key), so two applies racing make one job and one
-409. The object is then *moved* (a rename, server-side on object stores: no byte passes
-through Eventport) under the new job's prefix, so every cleanup path and the sweep treat
-it as the new job's. The move happens before the commit: if it fails nothing changed; if
-the commit fails it is moved back.
+409. The object itself stays where it is: the new job *references* it (its
+``staging_key`` points into the dry run's staging area) and deletes it when it ends, like
+its own. Not moved, because a move is a server-side copy on object stores and S3 copies
+one object of at most 5 GB in one request, while an import may be 8 GB; so applying is a
+database operation only. The leftovers sweep never deletes an active job's upload.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from eventport.errors import Conflict
 from eventport.events.models import Event
 from eventport.imports import importer
 from eventport.imports.models import ImportJob
-from eventport.imports.staging import staging_prefix
 from eventport.job_lifecycle import Clock, JobState, new_job_id
-from eventport.storage import ObjectNotFound, Storage, StorageError
+from eventport.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _successor(dry: ImportJob, user: User) -> ImportJob:
                     original_filename=dry.original_filename, upload_size=dry.upload_size,
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],
                     result={})
-    job.staging_key = f"{staging_prefix(job.id)}upload"
+    job.staging_key = dry.staging_key  # referenced, not moved (see above)
     return job
 
 
@@ -117,6 +117,10 @@ def apply_dry_run(db: Session, storage: Storage, user: User, dry: ImportJob, *,
         raise Conflict(reason)
     _still_free(db, user, dry)
     old_key, job = dry.staging_key, _successor(dry, user)
+    if not storage.exists(str(old_key)):
+        drop_kept_upload(db, storage, dry)
+        db.commit()
+        raise Conflict(f"the upload of dry run {dry.id} is gone; upload the file again")
     taken = db.execute(
         update(ImportJob)
         .where(ImportJob.id == dry.id, ImportJob.staging_key == old_key,
@@ -126,20 +130,5 @@ def apply_dry_run(db: Session, storage: Storage, user: User, dry: ImportJob, *,
         db.rollback()
         raise Conflict(f"dry run {dry.id} was applied (or expired) meanwhile")
     db.add(job)
-    db.flush()
-    try:
-        storage.move(str(old_key), str(job.staging_key))
-    except ObjectNotFound:
-        db.rollback()
-        raise Conflict(f"the upload of dry run {dry.id} is gone; upload the file again"
-                       ) from None
-    except BaseException:
-        db.rollback()
-        raise
-    try:
-        db.commit()
-    except BaseException:
-        db.rollback()
-        storage.move(str(job.staging_key), str(old_key))
-        raise
+    db.commit()
     return job

@@ -244,12 +244,16 @@ def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
 
 def discard_upload(job: ImportJob, storage: Storage | None = None) -> None:
     """Drop a refused job's staging area (its upload) from storage."""
-    _cleanup(storage or get_storage(), job.id)
+    _cleanup(storage or get_storage(), job.id, job.staging_key)
 
 
-def _cleanup(storage: Storage, job_id: str) -> None:
+def _cleanup(storage: Storage, job_id: str, key: str | None = None) -> None:
+    """Delete the job's staging area — and its upload, which an applied dry run's job
+    references where the dry run stored it (:mod:`eventport.imports.kept`)."""
     try:
         storage.delete_prefix(staging_prefix(job_id))
+        if key and not key.startswith(staging_prefix(job_id)):
+            storage.delete(key)
     except StorageError:
         log.warning("import %s: could not delete its staging area", job_id, exc_info=True)
 
@@ -297,7 +301,7 @@ def run_import(
             publish(run.progress, storage,
                     [tuple(p) for p in previous["publish"]])  # type: ignore[misc]
             events.discard_objects(storage, list(previous.get("discard") or []))
-            _cleanup(storage, job_id)
+            _cleanup(storage, job_id, view.key)
             result = {k: v for k, v in previous.items() if k not in ("publish", "discard")}
             run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
             return JobState.SUCCEEDED.value
@@ -313,7 +317,7 @@ def run_import(
     except Exception as exc:
         if not isinstance(exc, EventportError):
             log.exception("import %s failed", job_id)
-        _cleanup(storage, job_id)
+        _cleanup(storage, job_id, view.key)
         run.finish(state=JobState.FAILED.value, progress_stage="failed",
                 error=_user_message(exc)[:2000])
         return JobState.FAILED.value
@@ -352,7 +356,7 @@ def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | N
         return _finish_dry_run(run, storage, job, data, staged, result, warnings)
     written = _save(run, job, data, staged, result, warnings)
     _publish_written(run, storage, job, written)
-    _cleanup(storage, run.job_id)
+    _cleanup(storage, run.job_id, job.key)
     run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
                warnings=warnings)
     return JobState.SUCCEEDED.value
@@ -369,11 +373,11 @@ def _finish_dry_run(run: _Run, storage: Storage, job: _JobView, data: EventData,
     if keep:
         storage.delete_prefix(f"{staging_prefix(run.job_id)}media/")
     else:
-        _cleanup(storage, run.job_id)
+        _cleanup(storage, run.job_id, job.key)
     state = run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
                        warnings=warnings, **({} if keep else {"staging_key": None}))
     if keep and state != JobState.SUCCEEDED.value:
-        _cleanup(storage, run.job_id)  # cancelled meanwhile, or no longer ours
+        _cleanup(storage, run.job_id, job.key)  # cancelled meanwhile, or no longer ours
     return JobState.SUCCEEDED.value
 
 
