@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from eventport.imports.readers import probe_upload, read_upload
+from eventport.imports.service import PROBE_WINDOW
 from eventport.imports.source import open_stored
 from eventport.storage.local import LocalStorage
 
@@ -68,10 +69,11 @@ def synthetic(speakers: int, photo_bytes: int) -> bytes:
     return out.getvalue()
 
 
-def measure(storage: Counting, key: str, label: str, read: object) -> None:
+def measure(storage: Counting, key: str, label: str, read: object,
+            window: int | None = None) -> None:
     storage.served = storage.opens = 0
     started = time.perf_counter()
-    with open_stored(storage, key) as source:
+    with open_stored(storage, key, window or 256 * 1024, window) as source:
         result = read(source)  # type: ignore[operator]
     elapsed = time.perf_counter() - started
     print(f"{label:<34} {elapsed * 1000:8.1f} ms  {storage.served / 1024:10.1f} KiB read  "
@@ -91,6 +93,8 @@ def main() -> None:
         storage.put_stream("imports/bench/upload", iter([data]))
         print(f"archive: {len(data) / 1024 / 1024:.1f} MiB")
         measure(storage, "imports/bench/upload", "probe (request-time 409 check)",
+                lambda f: probe_upload(f, None), PROBE_WINDOW)
+        measure(storage, "imports/bench/upload", "probe, unbounded ranges",
                 lambda f: probe_upload(f, None))
         measure(storage, "imports/bench/upload", "read every document (worker)",
                 lambda f: (lambda d: (d[1] and d[1].close()) or d[0].event.uuid)(

@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import pyrage
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
@@ -22,10 +24,21 @@ from eventport.accounts.models import User
 from eventport.events.models import Event
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import probe_upload, read_upload
+from eventport.imports.service import PROBE_WINDOW
+from eventport.imports.source import open_stored
 from eventport.storage import Storage
 from tests.imports.archives import base_documents, make_archive
 from tests.imports.conftest import FOSSASIA, SCHEDULES, export_archive, open_event_zip, run
 from tests.imports.test_api import PASSWORD, headers_for
+from tests.storage.conftest import (  # noqa: F401
+    azurite_server,
+    download_server,
+    gcs_server,
+    make_storage,
+    moto_server,
+    service_account_file,
+    storage_env,
+)
 
 FOSDEM = SCHEDULES / "fosdem-2007-schedule.xml"
 
@@ -174,3 +187,39 @@ def test_openapi_documents_the_409(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     responses = spec["paths"]["/api/v1/imports"]["post"]["responses"]
     assert "409" in responses and "202" in responses
+
+
+class _Metered:
+    """A real backend whose ``open`` counts the bytes the reader consumed."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage, self.consumed = storage, 0
+
+    def stat(self, key: str) -> Any:
+        return self.storage.stat(key)
+
+    def open(self, key: str, *, start: int = 0, end: int | None = None) -> Any:
+        for chunk in self.storage.open(key, start=start, end=end):
+            self.consumed += len(chunk)
+            yield chunk
+
+
+@pytest.mark.parametrize("name", ["s3", "gcs", "azure"])
+def test_probe_reads_little_of_an_archive_on_object_stores(
+        name: str, make_storage: Callable[[str], Any]) -> None:  # noqa: F811
+    """Against moto's S3, fake-gcs-server and Azurite, through the ranged reads a request
+    makes (bounded ranges): the 409 probe consumes < 512 KiB of a 24 MB archive."""
+    storage = make_storage(name).storage
+    video = os.urandom(24 * 1024 * 1024)
+    archive = make_archive(media={"media/video/sessions/11-hello-video.mp4": video},
+                           documents=_with_video())
+    storage.put_stream("imports/probe/upload", iter([archive]))
+    metered = _Metered(storage)
+    with open_stored(metered, "imports/probe/upload",  # type: ignore[arg-type]
+                     PROBE_WINDOW, PROBE_WINDOW) as source:
+        uuid = probe_upload(source, None)
+    expected, zf = read_upload(io.BytesIO(archive), None)
+    assert zf is not None
+    zf.close()
+    assert uuid == expected.event.uuid
+    assert metered.consumed < 512 * 1024, (metered.consumed, len(archive))

@@ -65,6 +65,8 @@ from eventport.storage import Storage, StorageError, deferred_sync, get_storage
 from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
+#: Ranged reads of the 409 probe: a few small pieces of the upload, never whole chunks.
+PROBE_WINDOW = 64 * 1024
 
 
 
@@ -127,7 +129,7 @@ def refuse_known_source(db: Session, storage: Storage, user: User, job: ImportJo
     if job.mode != "create" or not job.staging_key:
         return
     try:
-        with open_stored(storage, job.staging_key) as source:
+        with open_stored(storage, job.staging_key, PROBE_WINDOW, PROBE_WINDOW) as source:
             uuid = probe_upload(source, job.format)
     except (ImportRefused, StorageError):
         return
