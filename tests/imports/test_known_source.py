@@ -187,6 +187,11 @@ def test_openapi_documents_the_409(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     responses = spec["paths"]["/api/v1/imports"]["post"]["responses"]
     assert "409" in responses and "202" in responses
+    assert "timezone" in spec["paths"]["/api/v1/imports"]["post"]["requestBody"]["content"][
+        "multipart/form-data"]["schema"]["properties"]
+    apply = spec["paths"]["/api/v1/imports/{job_id}/apply"]["post"]["responses"]
+    assert {"202", "401", "404", "409"} <= set(apply)
+    assert "Location" in apply["202"]["headers"]
 
 
 class _Metered:

@@ -307,9 +307,10 @@ def test_import_open_event_zip_with_dry_run_leads_to_the_event(open_page, tmp_pa
 
 def test_apply_a_kept_dry_run_from_the_history(open_page, live_server: LiveServer) -> None:
     """A dry run finished earlier (the page reloaded since): its history row offers Apply
-    while the upload is kept; applying follows the new job in the panel."""
+    while the upload is kept; applying follows the new job in the panel. Then the same
+    file as a new event again: 409 at once, with a link to update the event instead."""
     schedule = DATA / "schedules" / "pretalx-fixture-frab_schedule_minimal_2.xml"
-    page = open_page(DESKTOP)
+    page = open_page(DESKTOP, allow=("status of 409",))  # the refused upload, on purpose
     sign_in(page)
     page.goto("/import")
     page.get_by_label("File", exact=True).set_input_files(str(schedule))
@@ -327,6 +328,15 @@ def test_apply_a_kept_dry_run_from_the_history(open_page, live_server: LiveServe
     assert page.get_by_role("heading", level=1).inner_text() == "PrivacyWeek 2016"
     page.goto("/import")
     assert page.get_by_role("button", name=f"Apply the dry run of {schedule.name}").count() == 0
+    # The same file again, for a new event: refused at once (409), with the way out.
+    page.get_by_label("File", exact=True).set_input_files(str(schedule))
+    page.get_by_role("button", name="Upload").click()
+    error = page.locator("#import-error")
+    error.wait_for(state="visible", timeout=30_000)
+    assert "already has this source's uuid" in error.inner_text()
+    error.get_by_role("link", name="Update “PrivacyWeek 2016” from this file instead").click()
+    page.wait_for_url("**/import?update=*")
+    assert page.get_by_label("Import into").input_value() != ""
 
 
 def check_warnings(page) -> None:

@@ -67,6 +67,18 @@
     }
   }
 
+  /** A 409 naming the event the file already is (told only to people with a role on
+   *  it): offer to update that event from the file instead. */
+  function offerUpdate(xhr) {
+    var body = null;
+    try { body = JSON.parse(xhr.responseText); } catch (e) { return; }
+    if (xhr.status !== 409 || !body || !body.event || !body.event.id) return;
+    var link = E.el("a", { href: "/import?update=" + encodeURIComponent(body.event.id),
+                           text: "Update “" + body.event.name + "” from this file instead" });
+    errorBox.appendChild(document.createTextNode(" "));
+    errorBox.appendChild(link);
+  }
+
   function upload(dry) {
     var file = fileInput.files[0];
     if (!file) {
@@ -99,6 +111,7 @@
     xhr.addEventListener("load", function () {
       if (xhr.status !== 202 && xhr.status !== 200 && xhr.status !== 201) {
         showError("Upload refused: " + problemDetail(xhr));
+        offerUpdate(xhr);
         return;
       }
       E.setProgress(uploadBar, 1, 1);
