@@ -160,3 +160,34 @@ def test_cli_dry_run_keeps_nothing(db: Session, storage: Storage, owner: User,
     assert "dry run: would create" in result.output
     job = db.query(ImportJob).one()
     assert job.staging_key is None and [i.key for i in storage.list("imports/")] == []
+
+
+def test_two_applies_racing_make_one_job(db: Session, storage: Storage, owner: User,
+                                         sessions) -> None:  # type: ignore[no-untyped-def]
+    """Two requests apply the same dry run at once (separate sessions, as two web
+    processes): one job, one 409 — the conditional UPDATE hands the upload over once."""
+    import threading
+
+    from eventport.errors import Conflict
+    from eventport.imports.service import apply
+
+    dry = run(db, storage, owner, make_archive(), dry_run=True)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def attempt() -> None:
+        with sessions() as own:
+            user = own.get(User, owner.id)
+            barrier.wait()
+            try:
+                outcomes.append(apply(own, storage, user, dry.id).id)
+            except Conflict as exc:
+                outcomes.append(exc.detail)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    jobs = [o for o in outcomes if not o.startswith(("dry run", "import"))]
+    assert len(outcomes) == 2 and len(jobs) == 1, outcomes
+    assert db.query(ImportJob).filter(ImportJob.dry_run.is_(False)).count() == 1
