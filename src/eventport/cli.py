@@ -441,8 +441,7 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool,
             drop_kept_upload(session, storage, finished)
             session.commit()
         summary = imports.job_summary(finished)
-    for warning in summary["warnings"]:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    _print_warnings(summary)
     if summary["state"] != "succeeded":
         fail(summary["error"] or summary["state"])
     counts = ", ".join(_count(n, kind) for kind, n in summary["result"].get("counts", {}).items())
@@ -451,6 +450,17 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool,
     else:
         click.secho(f"imported event {summary['event_id']} "
                     f"({summary['result'].get('event_identifier')}): {counts}", fg="green")
+
+
+def _print_warnings(summary: dict[str, Any]) -> None:
+    """Each warning, then how many of which kind (as the Import page groups them)."""
+    groups = summary["warning_groups"]
+    for warning in summary["warnings"]:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    if groups:
+        kinds = "; ".join(f"{g['kind']} × {g['count']}" for g in groups)
+        click.secho(f"{plural(len(summary['warnings']), 'warning')} of "
+                    f"{plural(len(groups), 'kind')}: {kinds}", fg="yellow", err=True)
 
 
 def _count(n: int, kind: str) -> str:

@@ -97,5 +97,6 @@ def test_cli_timezone(db: Session, storage: Storage, owner: User) -> None:
     good = CliRunner().invoke(main, ["import", str(FOSDEM), "--owner", owner.email,
                                      "--timezone", "Europe/Brussels"])
     assert good.exit_code == 0, good.output
+    assert "50 warnings of 2 kinds: Invalid slides_url values, left out × 49" in good.output
     event_id = db.scalar(select(Event.id).where(Event.name == "FOSDEM 2007"))
     assert event_id is not None and aiglx(db, event_id) == AIGLX_UTC
