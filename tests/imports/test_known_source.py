@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eventport.accounts.models import User
+from eventport.config import get_settings
 from eventport.events.models import Event
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import probe_upload, read_upload
 from eventport.imports.service import PROBE_WINDOW
 from eventport.imports.source import open_stored
+from eventport.jobs.celery_app import broker_dir
 from eventport.storage import Storage
 from tests.imports.archives import base_documents, make_archive
 from tests.imports.conftest import FOSSASIA, SCHEDULES, export_archive, open_event_zip, run
@@ -83,8 +85,16 @@ def test_known_archive_is_refused_before_queueing(client: TestClient, db: Sessio
     assert "Round Trip" not in detail and "round-trip-conf" not in detail
     assert staged(storage) == []
 
+    assert queued() == []  # no message ever reached the broker
     copy = post(client, token_for(client, owner), "a.zip", archive, "?mode=copy")
     assert copy.status_code == 202, copy.text
+    assert len(queued()) == 1 and copy.json()["id"] in queued()[0]
+
+
+def queued() -> list[str]:
+    """The messages on the (filesystem) broker's queue, as text."""
+    folder = broker_dir(get_settings()) / "queue"
+    return [p.read_text(errors="replace") for p in folder.glob("*")] if folder.exists() else []
 
 
 def test_each_format_probes_the_uuid_its_reader_derives(
