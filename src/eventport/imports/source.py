@@ -10,8 +10,9 @@ A stream opened at a position runs to the end of the object, and backends hand o
 chunks of up to several megabytes: right for reading a zip's entries one after the
 other, wasteful for a caller that reads a few small pieces (the 409 probe of an import
 reads a zip's directory, manifest.json and event.json). With ``window`` each ranged
-read asks for at most that many bytes (``end`` = position + window), opening the next
-window when a sequential read goes on.
+read asks for at most that many bytes (``end`` = position + window); a sequential read
+that goes on opens the next window twice as large (up to :data:`MAX_WINDOW`), so a
+large zip directory still takes a handful of requests, not hundreds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 
 from eventport.storage import Storage
 
+MAX_WINDOW = 8 * 1024 * 1024
+
 
 class StorageFile(io.RawIOBase):
     def __init__(self, storage: Storage, key: str, size: int | None = None,
@@ -28,7 +31,7 @@ class StorageFile(io.RawIOBase):
         self._storage = storage
         self._key = key
         self._size = storage.stat(key).size if size is None else size
-        self._window = window
+        self._window = self._first_window = window
         self._pos = 0
         self._stream: Iterator[bytes] | None = None
         self._stream_pos = -1
@@ -82,7 +85,8 @@ class StorageFile(io.RawIOBase):
             self._pending = next(self._stream, b"")  # type: ignore[arg-type]
             self._offset = 0
             if not self._pending and self._window is not None:
-                self._open_at_pos()  # the window is read: the next one
+                self._window = min(self._window * 2, MAX_WINDOW)
+                self._open_at_pos(sequential=True)  # the window is read: the next one
                 self._pending = next(self._stream, b"")  # type: ignore[arg-type]
             if not self._pending:
                 self._drop_stream()
@@ -94,8 +98,10 @@ class StorageFile(io.RawIOBase):
         self._stream_pos = self._pos
         return n
 
-    def _open_at_pos(self) -> None:
+    def _open_at_pos(self, sequential: bool = False) -> None:
         self._drop_stream()
+        if not sequential:
+            self._window = self._first_window
         end = None if self._window is None else min(self._pos + self._window, self._size)
         self._stream = iter(self._storage.open(self._key, start=self._pos, end=end))
         self._stream_pos = self._pos
