@@ -191,3 +191,19 @@ def test_two_applies_racing_make_one_job(db: Session, storage: Storage, owner: U
     jobs = [o for o in outcomes if not o.startswith(("dry run", "import"))]
     assert len(outcomes) == 2 and len(jobs) == 1, outcomes
     assert db.query(ImportJob).filter(ImportJob.dry_run.is_(False)).count() == 1
+
+
+def test_eventport_cleanup_deletes_expired_kept_uploads(db: Session, storage: Storage,
+                                                        owner: User) -> None:
+    from click.testing import CliRunner
+
+    from eventport.cli import main
+
+    kept, expired = (run(db, storage, owner, make_archive(), dry_run=True) for _ in range(2))
+    age(db, expired.id, hours=25)  # the default keeps 24 h
+    result = CliRunner().invoke(main, ["cleanup"])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 orphan import object(s) (of which 1 expired dry-run upload(s))" in (
+        result.output)
+    assert keys_of(storage, expired.id) == [] and keys_of(storage, kept.id) == [
+        kept.staging_key]
