@@ -207,3 +207,38 @@ def test_eventport_cleanup_deletes_expired_kept_uploads(db: Session, storage: St
         result.output)
     assert keys_of(storage, expired.id) == [] and keys_of(storage, kept.id) == [
         kept.staging_key]
+
+
+def test_update_dry_run_applies_to_its_event_while_the_role_lasts(
+        client: TestClient, db: Session, storage: Storage, owner: User,
+        full_event) -> None:  # type: ignore[no-untyped-def]
+    """An update's dry run is applied to the same event; a co-organizer whose role was
+    removed between the dry run and Apply may no longer apply it."""
+    from eventport.accounts.models import EventRole, Role
+    from eventport.accounts.service import grant_role, revoke_role
+    from eventport.imports.service import run_import
+    from tests.imports.conftest import export_archive
+
+    archive = export_archive(db, storage, full_event.id)
+    helper = headers_for(client, db, "helper@example.org")
+    role = grant_role(db, full_event.id, "helper@example.org", Role.ORGANIZER)
+    db.commit()
+    query = f"?dry_run=true&mode=update&event_id={full_event.id}"
+    for headers in (token_for(client, owner), helper):
+        dry = post(client, headers, "a.zip", archive, query)
+        assert dry.status_code == 202, dry.text
+        assert run_import(dry.json()["id"], storage=storage) == "succeeded"
+        if headers is helper:
+            revoke_role(db, full_event.id, role.id)
+            db.commit()
+        applied = client.post(f"/api/v1/imports/{dry.json()['id']}/apply", headers=headers)
+        if headers is helper:
+            assert applied.status_code == 404, applied.text
+            assert not db.query(EventRole).filter_by(user_id=role.user_id).count()
+            continue
+        assert applied.status_code == 202, applied.text
+        assert applied.json()["mode"] == "update"
+        assert applied.json()["event_id"] == full_event.id
+        assert run_import(applied.json()["id"], storage=storage) == "succeeded"
+        done = client.get(applied.headers["Location"], headers=headers).json()
+        assert done["plan"]["changes"] == [] and done["event_id"] == full_event.id
