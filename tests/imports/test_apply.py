@@ -50,7 +50,7 @@ def test_apply_imports_the_kept_upload(client: TestClient, db: Session,
     job = applied.json()
     assert applied.headers["Location"] == f"/api/v1/imports/{job['id']}"
     assert job["id"] != dry_id and job["applied_from"] == dry_id and not job["dry_run"]
-    assert job["format"] == "archive" and job["upload_size"] == checked["upload_size"]
+    assert job["format"] is None and job["upload_size"] == checked["upload_size"]
     assert keys_of(storage, job["id"]) == []  # referenced where it is: nothing copied
     done = wait(client, applied.headers["Location"], owner, celery_worker)
     assert done["state"] == "succeeded", (done, celery_worker.log())

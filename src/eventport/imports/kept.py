@@ -7,7 +7,8 @@ Applying makes a **new** job rather than re-running the dry run's: a finished jo
 final everywhere else (stale recovery, webhooks, the history, the leftovers sweep all
 rely on it), the dry run stays in the history as what was checked (plan, warnings), and
 the new job has the lifecycle of any upload's (claim, heartbeats, attempts,
-``import.succeeded``). It inherits mode, target, time zone and the detected format.
+``import.succeeded``). It inherits mode, target, time zone and format (as requested:
+detecting it again costs one look at the zip's directory).
 
 The upload changes hands in one conditional UPDATE (the dry run's ``staging_key`` is
 cleared only where it still holds the key), so two applies racing make one job and one
@@ -97,7 +98,7 @@ def _still_free(db: Session, user: User, dry: ImportJob) -> None:
 
 def _successor(dry: ImportJob, user: User) -> ImportJob:
     options: dict[str, Any] = {**(dry.options or {}), "applied_from": dry.id}
-    job = ImportJob(id=new_job_id(), format=(dry.result or {}).get("format") or dry.format,
+    job = ImportJob(id=new_job_id(), format=dry.format,
                     dry_run=False, requested_by_id=user.id, mode=dry.mode, options=options,
                     original_filename=dry.original_filename, upload_size=dry.upload_size,
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],

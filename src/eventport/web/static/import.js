@@ -237,7 +237,7 @@
 
     var format = job.result && job.result.format;
     var formatText = format ? "Format: " + (formatNames[format] || format) +
-      (job.format && !job.applied_from ? "" : " (detected from the file)") : "";
+      (job.format ? "" : " (detected from the file)") : "";
     detected.textContent = formatText;
     showWarnings(job, formatText);
     showPlan(job.state === "succeeded" && dry ? job.plan : null);
