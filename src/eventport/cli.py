@@ -338,7 +338,8 @@ def cleanup(dry_run: bool) -> None:
         with session_scope() as session:
             leftovers = sweep_leftovers(session, get_storage())
         click.echo(f"aborted {leftovers.uploads_aborted} stale upload(s), deleted "
-                   f"{len(leftovers.objects_deleted)} orphan import object(s)")
+                   f"{len(leftovers.objects_deleted)} orphan import object(s) (of which "
+                   f"{len(leftovers.kept_expired)} expired dry-run upload(s))")
         if leftovers.failed:
             fail("; ".join(leftovers.failed))
 
@@ -435,7 +436,11 @@ def backups_run_due() -> None:
 @click.option("--format", "fmt", type=click.Choice(list(IMPORT_FORMATS)),
               default=None, help="Detected when omitted.")
 @click.option("--dry-run", is_flag=True, help="Validate and report counts; write nothing.")
-def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) -> None:
+@click.option("--timezone", "zone", default=None, metavar="ZONE",
+              help="IANA time zone (e.g. Europe/Brussels) for a source that names none; a "
+                   "zone the source names wins.")
+def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool,
+                   zone: str | None) -> None:
     """Import an event from FILE (Eventport archive, Open Event zip, frab schedule.xml or
     schedule.json)."""
     from sqlalchemy import select
@@ -445,6 +450,7 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
     from eventport.db import get_sessionmaker, session_scope
     from eventport.errors import EventportError
     from eventport.imports import service as imports
+    from eventport.imports.kept import drop_kept_upload
     from eventport.storage import get_storage
 
     storage = get_storage()
@@ -456,16 +462,20 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
             with open(file, "rb") as upload:
                 job = imports.create_import_job(session, storage, user, upload,
                                                 file.rsplit("/", 1)[-1], format=fmt,
-                                                dry_run=dry_run)
+                                                dry_run=dry_run, timezone=zone)
             job_id = job.id
     except EventportError as exc:
         fail(exc.detail)
     with stage_progress("reading") as on_progress:
         imports.run_import(job_id, storage=storage, on_progress=on_progress)
     with get_sessionmaker()() as session:
-        summary = imports.job_summary(session.get(imports.ImportJob, job_id))  # type: ignore[arg-type]
-    for warning in summary["warnings"]:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        finished = session.get(imports.ImportJob, job_id)
+        assert finished is not None
+        if dry_run:  # a kept upload is for POST /imports/{id}/apply: nothing to apply here
+            drop_kept_upload(session, storage, finished)
+            session.commit()
+        summary = imports.job_summary(finished)
+    _print_warnings(summary)
     if summary["state"] != "succeeded":
         fail(summary["error"] or summary["state"])
     counts = ", ".join(_count(n, kind) for kind, n in summary["result"].get("counts", {}).items())
@@ -474,6 +484,17 @@ def import_command(file: str, owner_email: str, fmt: str | None, dry_run: bool) 
     else:
         click.secho(f"imported event {summary['event_id']} "
                     f"({summary['result'].get('event_identifier')}): {counts}", fg="green")
+
+
+def _print_warnings(summary: dict[str, Any]) -> None:
+    """Each warning, then how many of which kind (as the Import page groups them)."""
+    groups = summary["warning_groups"]
+    for warning in summary["warnings"]:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    if groups:
+        kinds = "; ".join(f"{g['kind']} × {g['count']}" for g in groups)
+        click.secho(f"{plural(len(summary['warnings']), 'warning')} of "
+                    f"{plural(len(groups), 'kind')}: {kinds}", fg="yellow", err=True)
 
 
 def _count(n: int, kind: str) -> str:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     token_ttl_hours: int = Field(default=24 * 14, ge=1)
     media_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     import_max_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1)
+    #: A succeeded dry run keeps its upload this long, so that applying it
+    #: (``POST /api/v1/imports/{id}/apply``) needs no second upload; 0 keeps none. The
+    #: leftovers sweep (hourly, and ``eventport cleanup``) deletes expired ones.
+    import_dry_run_keep_hours: float = Field(default=24, ge=0)
 
     @model_validator(mode="after")
     def _empty_smtp_is_none(self) -> Settings:

@@ -10,7 +10,11 @@ committed. Beat runs :func:`sweep_leftovers` hourly (and ``eventport cleanup`` o
   blocks and GCS resumable sessions expire by themselves);
 * objects under ``imports/<job>/`` whose job row does not exist, older than
   :data:`ORPHAN_GRACE` (the web process commits the row right after the upload), or whose
-  job finished more than a day ago, are deleted.
+  job finished more than a day ago, are deleted — except a succeeded dry run's kept
+  upload, deleted once ``EVENTPORT_IMPORT_DRY_RUN_KEEP_HOURS`` have passed (and the job
+  told: its ``staging_key`` is cleared, so applying it says the upload expired). The
+  upload of an active job is never deleted: the job that applies a dry run reads it
+  where the dry run stored it.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from eventport.config import get_settings
 from eventport.db.base import utcnow
 from eventport.imports.models import ImportJob
-from eventport.job_lifecycle import ACTIVE_STATES
-from eventport.storage import Storage, StorageError
+from eventport.job_lifecycle import ACTIVE_STATES, JobState
+from eventport.storage import ObjectInfo, Storage, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ class LeftoversReport:
     uploads_aborted: int = 0
     objects_deleted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    kept_expired: list[str] = field(default_factory=list)  # dry runs whose upload expired
 
 
 def sweep_leftovers(db: Session, storage: Storage, *, now: dt.datetime | None = None,
@@ -59,6 +65,16 @@ def sweep_leftovers(db: Session, storage: Storage, *, now: dt.datetime | None = 
     return report
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """What the sweep needs of an import job."""
+
+    state: str
+    finished: dt.datetime | None
+    dry_run: bool
+    staging_key: str | None
+
+
 def _sweep_staging(db: Session, storage: Storage, now: dt.datetime,
                    grace: dt.timedelta, report: LeftoversReport) -> None:
     try:
@@ -67,18 +83,42 @@ def _sweep_staging(db: Session, storage: Storage, now: dt.datetime,
         report.failed.append(f"listing imports/: {exc}")
         return
     ids = {info.key.split("/")[1] for info in staged if info.key.count("/") >= 2}
-    jobs = {job_id: (state, finished) for job_id, state, finished in db.execute(
-        select(ImportJob.id, ImportJob.state, ImportJob.finished_at)
-        .where(ImportJob.id.in_(ids)))} if ids else {}
+    jobs = {row.id: _Staged(row.state, row.finished_at, row.dry_run, row.staging_key)
+            for row in db.execute(
+                select(ImportJob.id, ImportJob.state, ImportJob.finished_at, ImportJob.dry_run,
+                       ImportJob.staging_key).where(ImportJob.id.in_(ids)))} if ids else {}
+    keep = dt.timedelta(hours=get_settings().import_dry_run_keep_hours)
+    in_use = set(db.scalars(select(ImportJob.staging_key).where(  # an applied dry run's
+        ImportJob.state.in_(ACTIVE_STATES), ImportJob.staging_key.is_not(None))))
     for info in staged:
         job_id = info.key.split("/")[1] if info.key.count("/") >= 2 else ""
-        state, finished = jobs.get(job_id, (None, None))
-        old = info.last_modified is None or info.last_modified < now - grace
-        done = (state is not None and state not in ACTIVE_STATES
-                and (finished is None or finished < now - dt.timedelta(days=1)))
-        if (state is None and old) or done:
-            try:
-                storage.delete(info.key)
-                report.objects_deleted.append(info.key)
-            except StorageError as exc:
-                report.failed.append(f"{info.key}: {exc}")
+        job = jobs.get(job_id)
+        if info.key in in_use or not _expired(info, job, now, grace, keep):
+            continue
+        try:
+            storage.delete(info.key)
+            report.objects_deleted.append(info.key)
+        except StorageError as exc:
+            report.failed.append(f"{info.key}: {exc}")
+            continue
+        if job is not None and job.staging_key == info.key:  # a dry run's kept upload
+            db.execute(update(ImportJob).where(ImportJob.id == job_id,
+                                               ImportJob.staging_key == info.key)
+                       .values(staging_key=None))
+            report.kept_expired.append(job_id)
+    db.commit()
+
+
+def _expired(info: ObjectInfo, job: _Staged | None, now: dt.datetime, grace: dt.timedelta,
+             keep: dt.timedelta) -> bool:
+    """Whether a staged object is left over: its job row never came (after ``grace``), its
+    job finished over a day ago — or it is a succeeded dry run's kept upload (which
+    ``POST /imports/{id}/apply`` would import) older than the keep time."""
+    if job is None:
+        return info.last_modified is None or info.last_modified < now - grace
+    if job.state in ACTIVE_STATES:
+        return False
+    if (job.dry_run and job.state == JobState.SUCCEEDED.value
+            and job.staging_key == info.key):
+        return job.finished is None or job.finished + keep < now
+    return job.finished is None or job.finished < now - dt.timedelta(days=1)

@@ -82,7 +82,10 @@ def test_dry_run_counts_and_writes_nothing(db: Session, storage: Storage, owner:
     assert job.result["counts"]["sessions"] == 2 and job.result["counts"]["media"] == 7
     assert job.result["media_bytes"] > 0
     assert job.event_id is None
-    assert row_counts(db) == before and stored_keys(storage) == keys
+    # Nothing written but the kept upload, for POST /imports/{id}/apply (imports/kept.py).
+    assert row_counts(db) == before
+    assert stored_keys(storage) == keys | {f"imports/{job.id}/upload"} == keys | {
+        job.staging_key}
 
 
 def _media_type_mismatch() -> bytes:

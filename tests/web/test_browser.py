@@ -295,29 +295,100 @@ def build_open_event_zip(target: Path) -> str:
 
 def test_import_open_event_zip_with_dry_run_leads_to_the_event(open_page, tmp_path: Path
                                                                 ) -> None:
+    """Dry run, plan, warnings grouped and counted, Apply: the file crosses the network
+    exactly once (every POST the page sends is counted, with its content type: Chromium
+    does not hand multipart bodies to the page's observers, so a size cannot be read)."""
     upload = tmp_path / "open-event.zip"
     name = build_open_event_zip(upload)
     page = open_page(DESKTOP)
     sign_in(page)
+    posts: list[tuple[str, str]] = []
+    page.on("request", lambda request: posts.append(
+        (request.url.split("://", 1)[1].split("/", 1)[1].split("?")[0],
+         request.headers.get("content-type", "").split(";")[0])
+    ) if request.method == "POST" else None)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Import").click()
     page.get_by_label("File", exact=True).set_input_files(str(upload))
     page.get_by_label("Format").select_option("open-event")
+    page.get_by_label("Time zone").select_option("Europe/Brussels")
     page.get_by_label("Dry run").check()
     page.get_by_role("button", name="Upload").click()
-    import_now = page.get_by_role("button", name="Import for real")
-    import_now.wait_for(state="visible", timeout=60_000)
+    apply = page.get_by_role("button", name="Apply this plan: create the event")
+    apply.wait_for(state="visible", timeout=60_000)
     assert page.locator("#upload-progress").evaluate("bar => bar.value === bar.max")
+    assert page.locator("#import-plan").is_visible()
     counts = page.locator("#import-result tbody tr")
     assert counts.count() > 0
     assert "session" in page.locator("#import-result").inner_text().lower()
+    check_warnings(page)
     screenshot(page, "import-dry-run-desktop")
-    import_now.click()
+    apply.click()
     link = page.locator("#import-event-link")
     link.wait_for(state="visible", timeout=60_000)
+    uploads = [(path, kind) for path, kind in posts if path.startswith("api/v1/imports")]
+    assert [path for path, _ in uploads] == [
+        "api/v1/imports", f"api/v1/imports/{uploads[1][0].split('/')[3]}/apply"], uploads
+    assert [kind for _, kind in uploads] == ["multipart/form-data", ""], uploads  # one upload
+    assert [kind for _, kind in posts].count("multipart/form-data") == 1, posts
     link.click()
     page.wait_for_url(re.compile(r".*/events/\d+$"))
     assert page.get_by_role("heading", level=1).inner_text() == name
     screenshot(page, "imported-event-overview-desktop")
+    page.goto("/import")
+    history = page.locator("table.import-history tbody tr")
+    assert "dry run" in history.nth(1).inner_text() and "applied" in history.nth(1).inner_text()
+
+
+def test_apply_a_kept_dry_run_from_the_history(open_page, live_server: LiveServer) -> None:
+    """A dry run finished earlier (the page reloaded since): its history row offers Apply
+    while the upload is kept; applying follows the new job in the panel. Then the same
+    file as a new event again: 409 at once, with a link to update the event instead."""
+    schedule = DATA / "schedules" / "pretalx-fixture-frab_schedule_minimal_2.xml"
+    page = open_page(DESKTOP, allow=("status of 409",))  # the refused upload, on purpose
+    sign_in(page)
+    page.goto("/import")
+    page.get_by_label("File", exact=True).set_input_files(str(schedule))
+    page.get_by_label("Dry run").check()
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("button", name="Apply this plan: create the event").wait_for(
+        state="visible", timeout=60_000)
+    page.reload()
+    apply = page.get_by_role("button", name=f"Apply the dry run of {schedule.name}")
+    assert "until" in page.locator("table.import-history tbody tr").first.inner_text()
+    apply.click()
+    link = page.locator("#import-event-link")
+    link.wait_for(state="visible", timeout=60_000)
+    link.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "PrivacyWeek 2016"
+    page.goto("/import")
+    assert page.get_by_role("button", name=f"Apply the dry run of {schedule.name}").count() == 0
+    # The same file again, for a new event: refused at once (409), with the way out.
+    page.get_by_label("File", exact=True).set_input_files(str(schedule))
+    page.get_by_role("button", name="Upload").click()
+    error = page.locator("#import-error")
+    error.wait_for(state="visible", timeout=30_000)
+    assert "already has this source's uuid" in error.inner_text()
+    error.get_by_role("link", name="Update “PrivacyWeek 2016” from this file instead").click()
+    page.wait_for_url("**/import?update=*")
+    assert page.get_by_label("Import into").input_value() != ""
+
+
+def check_warnings(page) -> None:
+    """'N warnings of K kinds', one foldable entry per kind with its count, the format
+    beside them, and the zone the file names winning over the one chosen."""
+    box = page.locator("#import-warnings")
+    heading = box.get_by_role("heading").inner_text()
+    match = re.fullmatch(r"(\d+) warnings? of (\d+) kinds?", heading)
+    assert match, heading
+    kinds = box.locator("li.warning-kind")
+    assert kinds.count() == int(match[2])
+    assert sum(int(k.get_attribute("data-count")) for k in kinds.all()) == int(match[1])
+    assert box.locator("#import-warnings-format").inner_text() == (
+        "Format: Open Event export (.zip)")
+    zone = kinds.filter(has_text="it wins over Europe/Brussels")
+    zone.locator("summary").click()
+    assert zone.locator("details ul li").first.is_visible()
+    assert "names its time zone, Asia/Singapore" in zone.inner_text()
 
 
 def test_stranger_gets_404_on_the_export_tab(open_page) -> None:

@@ -21,6 +21,7 @@ from eventport.imports.encrypted import decrypt_upload
 from eventport.imports.importer import MODES
 from eventport.imports.models import ImportJob
 from eventport.imports.readers import FORMATS
+from eventport.imports.zones import check_timezone
 from eventport.jobs.import_tasks import enqueue_import
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
@@ -34,7 +35,9 @@ IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content
         "format": {"type": "string", "enum": list(FORMATS),
                    "description": "detected when omitted; send it before the file"},
         "identity": {"type": "string", "description": "age secret key (AGE-SECRET-KEY-1…) "
-                     "for an encrypted archive (.zip.age); held in memory only"}}}}}}}
+                     "for an encrypted archive (.zip.age); held in memory only"},
+        "timezone": {"type": "string", "description": "IANA zone (e.g. Europe/Brussels) "
+                     "for a source that names none; a source's own zone wins"}}}}}}}
 
 
 @router.post("", status_code=202, openapi_extra=IMPORT_UPLOAD_SPEC)
@@ -47,6 +50,9 @@ async def create_import(
     format: Annotated[str | None, Query()] = None,
     mode: Annotated[str | None, Query(description="one of: " + ", ".join(MODES))] = None,
     event_id: Annotated[int | None, Query(description="the event mode=update updates")] = None,
+    timezone: Annotated[str | None, Query(
+        description="IANA zone for a source that names none (else the source's zone, or "
+                    "the updated event's)")] = None,
 ) -> JSONResponse:
     """Stream the upload into storage and queue the import; poll the returned job.
 
@@ -55,6 +61,7 @@ async def create_import(
     form fields before the file. ``mode=update`` needs the right to edit ``event_id``.
     """
     limit = get_settings().import_max_bytes
+    check_timezone(timezone)  # before a byte of the body is read
 
     def store(chunks: Iterator[bytes], info: UploadInfo) -> ImportJob:
         target = event_id if event_id is not None else _int(info.fields.get("event_id"))
@@ -62,21 +69,28 @@ async def create_import(
             db, storage, user, chunks, info.filename or "upload",
             format=format or info.fields.get("format") or None, dry_run=dry_run,
             max_bytes=limit, mode=mode or info.fields.get("mode") or "create",
-            event_id=target)
+            event_id=target, timezone=timezone or info.fields.get("timezone") or None)
         db.commit()
         return job
 
     job, info = await receive_file(request, store, max_bytes=limit)
     # The secret key stays in this request's memory (imports/encrypted.py).
     await run_in_threadpool(decrypt_upload, db, storage, job, info.fields.pop("identity", None))
-    late_format = info.fields.get("format")
-    if late_format and not job.format:
-        await run_in_threadpool(service.set_late_format, db, job, late_format)
-    await run_in_threadpool(lifecycle.send, db, ImportJob, job, enqueue_import)
+    late_format = info.fields.get("format") if not job.format else None
+    late_zone = info.fields.get("timezone") if "timezone" not in job.options else None
+    if late_format or late_zone:
+        await run_in_threadpool(service.set_late_options, db, job, late_format, late_zone)
+    await run_in_threadpool(service.refuse_known_source, db, storage, user, job)
+    return await run_in_threadpool(_queued, db, user, job)
+
+
+def _queued(db: Db, user: CurrentUser, job: ImportJob) -> JSONResponse:
+    """Send the saved job, audit an update of an event, answer 202 + where to poll."""
+    lifecycle.send(db, ImportJob, job, enqueue_import)
     target = job.event_id or (job.options or {}).get("event_id")
     if target is not None:  # an update of an existing event
-        await run_in_threadpool(record, db, target, user, "import.requested",
-                                f"import {job.id}", {"format": job.format, "dry_run": dry_run})
+        record(db, target, user, "import.requested", f"import {job.id}",
+               {"format": job.format, "dry_run": job.dry_run})
     return JSONResponse(service.job_summary(job), status_code=202,
                         headers={"Location": f"/api/v1/imports/{job.id}"})
 
@@ -95,6 +109,15 @@ def list_imports(db: Db, user: CurrentUser, page: Page = 1, per_page: PerPage = 
     """The caller's imports, newest first, a page at a time like every list."""
     jobs, total = service.list_jobs(db, user, page, per_page)
     return page_of([service.job_summary(job) for job in jobs], total, page, per_page)
+
+
+@router.post("/{job_id}/apply", status_code=202)
+def apply_import(job_id: str, db: Db, storage: StorageDep, user: CurrentUser) -> JSONResponse:
+    """Import what a succeeded dry run checked, from the upload it kept: the file is not
+    sent again. The answer is a new import job (the dry run stays as it was, with
+    ``applied_as`` naming it); 409 when the job is not a succeeded dry run, was applied
+    already, or its upload is no longer kept (``EVENTPORT_IMPORT_DRY_RUN_KEEP_HOURS``)."""
+    return _queued(db, user, service.apply(db, storage, user, job_id))
 
 
 @router.get("/{job_id}")

@@ -37,6 +37,8 @@ CONFLICTS = frozenset({
     "change_role",
     "download_export", "cancel_export", "update_export", "delete_export",
     "invite",  # the address already has a role on the event
+    "create_import",  # mode=create: the source's event is on this server already
+    "apply_import",  # not a succeeded dry run, applied already, or its upload expired
 })
 #: Statuses no dependency reveals: the signed download judges its token itself.
 EXTRA: dict[str, set[int]] = {

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eventport.accounts.models import User
+from eventport.accounts.service import role_on
 from eventport.errors import Conflict, EventportError
 from eventport.events import service as events
 from eventport.events.models import Event, MediaFile
@@ -210,13 +211,26 @@ def unchanged_media(db: Session, event_id: int, data: EventData) -> set[str]:
 # -------------------------------------------------------------------------- writing
 
 
-def refuse_existing(db: Session, data: EventData) -> None:
-    """``create`` mode: the source's event must not be here already (409 names it)."""
+def refuse_existing(db: Session, data: EventData, user: User | None) -> None:
+    """``create`` mode: the source's event must not be here already (409)."""
     found = db.scalar(select(Event).where(Event.uuid == data.event.uuid))
     if found is not None:
-        raise Conflict(f"event {found.identifier!r} (id {found.id}) already has this "
-                       f"source's uuid {found.uuid}; import with mode=update and "
-                       f"event_id={found.id} to update it, or mode=copy for a new event")
+        raise existing_event_conflict(db, user, found)
+
+
+def existing_event_conflict(db: Session, user: User | None, event: Event) -> Conflict:
+    """The 409 of a ``create`` import whose event is here already. Only a caller with a
+    role on that event learns which one it is (name, identifier, id — and how to update
+    it); anyone else learns that the uuid is taken, which their own file told them."""
+    if user is not None and role_on(db, user, event.id) is not None:
+        return Conflict(
+            f"event {event.identifier!r} ({event.name}, id {event.id}) already has this "
+            f"source's uuid {event.uuid}; import with mode=update and event_id={event.id} "
+            "to update it, or mode=copy for a new event",
+            event={"id": event.id, "identifier": event.identifier, "name": event.name,
+                   "uuid": event.uuid})
+    return Conflict(f"an event with this source's uuid ({event.uuid}) already exists on "
+                    "this server; import with mode=copy for a new event with fresh uuids")
 
 
 def give_fresh_uuids(data: EventData) -> None:

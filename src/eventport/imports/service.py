@@ -44,7 +44,7 @@ from eventport.db.paging import MAX_PER_PAGE, paginate
 from eventport.errors import Conflict, EventportError, InvalidInput
 from eventport.events import service as events
 from eventport.events.models import Event
-from eventport.imports import importer
+from eventport.imports import importer, kept, warning_kinds
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData
 from eventport.imports.importer import MODES, Staged
@@ -52,17 +52,21 @@ from eventport.imports.models import ImportJob
 from eventport.imports.readers import (
     check_container,
     check_format,
+    probe_upload,
     read_upload,
     sniff_container,
 )
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.imports.source import open_stored
 from eventport.imports.staging import SNIFF_BYTES, publish, stage_media, staging_prefix
+from eventport.imports.zones import check_timezone
 from eventport.job_lifecycle import Clock, JobState, LostOwnership, new_job_id
 from eventport.storage import Storage, StorageError, deferred_sync, get_storage
 from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
+#: Ranged reads of the 409 probe: a few small pieces of the upload, never whole chunks.
+PROBE_WINDOW = 64 * 1024
 
 
 
@@ -81,18 +85,24 @@ def create_import_job(
     max_bytes: int | None = None,
     mode: str = "create",
     event_id: int | None = None,
+    timezone: str | None = None,
 ) -> ImportJob:
-    """Store the upload under the job's staging key and record the job (caller commits)."""
+    """Store the upload under the job's staging key and record the job (caller commits).
+    ``timezone``: the IANA zone of a source that names none (:mod:`.zones`)."""
     check_format(format)
     check_mode(db, user, mode, event_id)
+    check_timezone(timezone)
     limit = max_bytes or get_settings().import_max_bytes
     chunks = chunks_of(upload)
     head = read_head(chunks, SNIFF_BYTES)
     if not head:
         raise InvalidInput("the uploaded file is empty")
     check_container(format, sniff_container(head))
+    options: dict[str, Any] = {"event_id": event_id} if mode == "update" else {}
+    if timezone:
+        options["timezone"] = timezone
     job = ImportJob(id=new_job_id(), format=format, dry_run=dry_run, requested_by_id=user.id,
-                    mode=mode, options={"event_id": event_id} if mode == "update" else {},
+                    mode=mode, options=options,
                     original_filename=(filename or "upload")[:255],
                     state=JobState.QUEUED.value, progress_stage="queued", warnings=[],
                     result={})
@@ -109,6 +119,33 @@ def create_import_job(
     return job
 
 
+def refuse_known_source(db: Session, storage: Storage, user: User, job: ImportJob) -> None:
+    """``create``: answer 409 at once, before the job is queued, when the source's event
+    is already on this server, reading only what the format's probe needs (an archive's
+    manifest.json and event.json, never its media). The refused job is recorded as
+    failed and its upload deleted. A file the probe cannot read goes on to the worker,
+    which reads all of it and says precisely what is wrong; a race between two uploads
+    of one source is caught there too (the job-side check stays as the backstop)."""
+    if job.mode != "create" or not job.staging_key:
+        return
+    try:
+        with open_stored(storage, job.staging_key, PROBE_WINDOW, PROBE_WINDOW) as source:
+            uuid = probe_upload(source, job.format)
+    except (ImportRefused, StorageError):
+        return
+    job.options = {**(job.options or {}), "event_uuid": uuid}
+    found = db.scalar(select(Event).where(Event.uuid == uuid))
+    if found is None:
+        db.commit()
+        return
+    conflict = importer.existing_event_conflict(db, user, found)
+    job.state = job.progress_stage = JobState.FAILED.value
+    job.error, job.finished_at = conflict.detail, utcnow()
+    db.commit()
+    discard_upload(job, storage)
+    raise conflict
+
+
 def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None:
     """``update`` names an event the caller may edit; the other modes name none."""
     if mode not in MODES:
@@ -123,21 +160,27 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
     events.get_event(db, event_id)
 
 
-def set_late_format(db: Session, job: ImportJob, format: str) -> None:
-    """A ``format`` field sent after the file: still honoured, checked the same way.
+def set_late_options(db: Session, job: ImportJob, format: str | None,
+                     timezone: str | None) -> None:
+    """``format`` / ``timezone`` fields sent after the file: still honoured, checked the
+    same way.
 
-    The job is already stored; a bad late format fails it (and drops its upload) so no
+    The job is already stored; a bad late field fails it (and drops its upload) so no
     sweep ever runs an import the client was told was refused.
     """
     try:
         check_format(format)
+        check_timezone(timezone)
     except EventportError as exc:
         job.state = job.progress_stage = JobState.FAILED
         job.error = exc.detail
         db.commit()
         discard_upload(job)
         raise
-    job.format = format
+    if format:
+        job.format = format
+    if timezone:
+        job.options = {**(job.options or {}), "timezone": timezone}
     db.commit()
 
 
@@ -151,8 +194,18 @@ def get_job(db: Session, job_id: str, user: User | None) -> ImportJob:
                                  may_see if user is not None else None)
 
 
+def apply(db: Session, storage: Storage, user: User, job_id: str) -> ImportJob:
+    """The queued import of what dry run ``job_id`` checked, from its kept upload (404
+    for a caller who may not see it; an update needs the right to edit its target now)."""
+    dry = get_job(db, job_id, user)
+    if dry.mode == "update":
+        check_mode(db, user, "update", _target_id(dry))
+    return kept.apply_dry_run(db, storage, user, dry)
+
+
 def job_summary(job: ImportJob) -> dict[str, Any]:
-    result = {k: v for k, v in (job.result or {}).items() if k not in ("publish", "discard")}
+    result = {k: v for k, v in (job.result or {}).items()
+              if k not in ("publish", "discard", "applied_as")}
     return {
         **lifecycle.summary(job),
         "format": job.format,
@@ -163,6 +216,11 @@ def job_summary(job: ImportJob) -> dict[str, Any]:
         "result": result,
         "original_filename": job.original_filename,
         "upload_size": job.upload_size,
+        "warning_groups": warning_kinds.group(list(job.warnings or [])),
+        "timezone": (job.options or {}).get("timezone"),
+        "upload_kept_until": lifecycle.iso(kept.kept_until(job)),
+        "applied_as": (job.result or {}).get("applied_as"),
+        "applied_from": (job.options or {}).get("applied_from"),
     }
 
 
@@ -188,12 +246,16 @@ def _claim(sessions: sessionmaker[Session], job_id: str, clock: Clock,
 
 def discard_upload(job: ImportJob, storage: Storage | None = None) -> None:
     """Drop a refused job's staging area (its upload) from storage."""
-    _cleanup(storage or get_storage(), job.id)
+    _cleanup(storage or get_storage(), job.id, job.staging_key)
 
 
-def _cleanup(storage: Storage, job_id: str) -> None:
+def _cleanup(storage: Storage, job_id: str, key: str | None = None) -> None:
+    """Delete the job's staging area — and its upload, which an applied dry run's job
+    references where the dry run stored it (:mod:`eventport.imports.kept`)."""
     try:
         storage.delete_prefix(staging_prefix(job_id))
+        if key and not key.startswith(staging_prefix(job_id)):
+            storage.delete(key)
     except StorageError:
         log.warning("import %s: could not delete its staging area", job_id, exc_info=True)
 
@@ -230,7 +292,8 @@ def run_import(
         job = db.get(ImportJob, job_id)
         assert job is not None
         view = _JobView(job.staging_key, job.format, job.dry_run, job.mode or "create",
-                        job.requested_by_id, job.event_id, _target_id(job))
+                        job.requested_by_id, job.event_id, _target_id(job),
+                        (job.options or {}).get("timezone"))
         previous = dict(job.result or {})
     run = _Run(job_id, attempt, sessions, clock, on_progress)
     stop_beating = run.start_keepalive()  # a long step (one big transaction) is not death
@@ -240,7 +303,7 @@ def run_import(
             publish(run.progress, storage,
                     [tuple(p) for p in previous["publish"]])  # type: ignore[misc]
             events.discard_objects(storage, list(previous.get("discard") or []))
-            _cleanup(storage, job_id)
+            _cleanup(storage, job_id, view.key)
             result = {k: v for k, v in previous.items() if k not in ("publish", "discard")}
             run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result)
             return JobState.SUCCEEDED.value
@@ -256,7 +319,7 @@ def run_import(
     except Exception as exc:
         if not isinstance(exc, EventportError):
             log.exception("import %s failed", job_id)
-        _cleanup(storage, job_id)
+        _cleanup(storage, job_id, view.key)
         run.finish(state=JobState.FAILED.value, progress_stage="failed",
                 error=_user_message(exc)[:2000])
         return JobState.FAILED.value
@@ -266,10 +329,14 @@ def run_import(
 
 def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | None) -> str:
     run.progress("reading", 0, 1, force=True)
+    zone = job.zone
+    if zone is None and job.mode == "update":  # the event's own zone, as the page says
+        with run.sessions() as db:
+            zone = _target(db, job).timezone
     source: IO[bytes] = open_stored(storage, str(job.key))
     zf: SafeZip | None = None
     try:
-        data, zf = read_upload(source, job.format, limits)
+        data, zf = read_upload(source, job.format, limits, zone)
         run.progress("reading", 1, 1)
         if job.mode == "copy":
             importer.give_fresh_uuids(data)
@@ -288,17 +355,31 @@ def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | N
                               "media_bytes": sum(s.size for s in staged.values() if s.key)}
     warnings = list(data.warnings)
     if job.dry_run:
-        with run.sessions() as db:
-            result["plan"] = _plan(db, job, data, staged).as_dict()
-        _cleanup(storage, run.job_id)
-        run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
-                   warnings=warnings)
-        return JobState.SUCCEEDED.value
+        return _finish_dry_run(run, storage, job, data, staged, result, warnings)
     written = _save(run, job, data, staged, result, warnings)
     _publish_written(run, storage, job, written)
-    _cleanup(storage, run.job_id)
+    _cleanup(storage, run.job_id, job.key)
     run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
                warnings=warnings)
+    return JobState.SUCCEEDED.value
+
+
+def _finish_dry_run(run: _Run, storage: Storage, job: _JobView, data: EventData,
+                    staged: dict[str, Staged], result: dict[str, Any], warnings: list[str]
+                    ) -> str:
+    """Record the plan; keep the upload (``EVENTPORT_IMPORT_DRY_RUN_KEEP_HOURS``) so the
+    dry run can be applied without a second upload (:mod:`eventport.imports.kept`)."""
+    with run.sessions() as db:
+        result["plan"] = _plan(db, job, data, staged).as_dict()
+    keep = get_settings().import_dry_run_keep_hours > 0
+    if keep:
+        storage.delete_prefix(f"{staging_prefix(run.job_id)}media/")
+    else:
+        _cleanup(storage, run.job_id, job.key)
+    state = run.finish(state=JobState.SUCCEEDED.value, progress_stage="done", result=result,
+                       warnings=warnings, **({} if keep else {"staging_key": None}))
+    if keep and state != JobState.SUCCEEDED.value:
+        _cleanup(storage, run.job_id, job.key)  # cancelled meanwhile, or no longer ours
     return JobState.SUCCEEDED.value
 
 
@@ -313,6 +394,7 @@ class _JobView:
     owner_id: int | None
     event_id: int | None  # set by the commit that wrote the rows
     target_id: int | None  # mode=update: the event to update
+    zone: str | None = None  # the timezone option: for a source that names none
 
 
 def _target_id(job: ImportJob) -> int | None:
@@ -334,8 +416,9 @@ def _plan(db: Session, job: _JobView, data: EventData, staged: dict[str, Staged]
         event = _target(db, job)
         taken = importer.uuid_taken_elsewhere(db, event.id, data)
     else:
-        if job.mode == "create":
-            importer.refuse_existing(db, data)
+        if job.mode == "create":  # the backstop of the request's probe (a race, the CLI)
+            owner = db.get(User, job.owner_id) if job.owner_id is not None else None
+            importer.refuse_existing(db, data, owner)
         taken = importer.uuid_taken_elsewhere(db, None, data)
     if taken:
         raise Conflict(f"{taken} belongs to another event on this server (uuids are unique "

@@ -18,7 +18,10 @@ from eventport.api.deps import Db
 from eventport.errors import NotFound, TooManyRequests
 from eventport.events import service as events
 from eventport.imports import service as imports
+from eventport.imports import warning_kinds
+from eventport.imports.kept import kept_until
 from eventport.imports.readers import READERS
+from eventport.imports.zones import zone_names
 from eventport.web import account_pages, event_pages, owner_pages, program_pages, team_pages
 from eventport.web import session as web_session
 from eventport.web.pages import (
@@ -133,7 +136,8 @@ def import_page(request: Request, user: PageUser, db: Db) -> Response:
                  if allows(accounts.role_on(db, user, e.id), Permission.IMPORT_UPDATE)]
     return render(request, "import.html", {
         "formats": IMPORT_FORMATS, "format_names": FORMAT_NAMES, "nav": "import",
-        "history": imports.jobs_of(db, user), "updatable": updatable,
+        "history": imports.jobs_of(db, user), "updatable": updatable, "zones": zone_names(),
+        "warning_kinds": warning_kinds.group, "kept_until": kept_until,
         "preselect": request.query_params.get("update", "")})
 
 

@@ -20,10 +20,14 @@ from eventport.events.archive_layout import MANIFEST
 from eventport.events.resources import PROGRAM
 from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData
-from eventport.imports.readers.archive import read_archive
-from eventport.imports.readers.frab_json import read_frab_json
-from eventport.imports.readers.frab_xml import read_frab_xml
-from eventport.imports.readers.open_event import locate_documents, read_open_event
+from eventport.imports.readers.archive import probe_archive, read_archive
+from eventport.imports.readers.frab_json import probe_frab_json, read_frab_json
+from eventport.imports.readers.frab_xml import probe_frab_xml, read_frab_xml
+from eventport.imports.readers.open_event import (
+    locate_documents,
+    probe_open_event,
+    read_open_event,
+)
 from eventport.imports.safezip import SafeZip, ZipLimits
 from eventport.naming import derived_uuid
 
@@ -34,17 +38,22 @@ class Reader:
     label: str
     container: str  # "zip", "xml" or "json": what the first bytes must be
     detect: Callable[[Any], bool]  # zips: given the SafeZip; others: always True
-    read: Callable[[Any], EventData]  # zips: the SafeZip; others: the file's bytes
+    #: (zips: the SafeZip, others: the file's bytes; the zone for a source naming none)
+    read: Callable[[Any, str | None], EventData]
+    #: The event uuid, cheaply: the uuid itself, or the event alone (no program, no
+    #: media) for :func:`assign_uuids` to complete. The 409 of a ``create`` import.
+    probe: Callable[[Any], EventData | str]
 
 
 READERS: dict[str, Reader] = {reader.identifier: reader for reader in (
     Reader("archive", "Eventport archive (.zip)", "zip", lambda zf: MANIFEST in zf,
-           read_archive),
+           read_archive, probe_archive),
     Reader("open-event", "Open Event export (.zip)", "zip",
-           lambda zf: locate_documents(zf) is not None, read_open_event),
-    Reader("frab-xml", "frab / Pentabarf schedule.xml", "xml", lambda _: True, read_frab_xml),
+           lambda zf: locate_documents(zf) is not None, read_open_event, probe_open_event),
+    Reader("frab-xml", "frab / Pentabarf schedule.xml", "xml", lambda _: True, read_frab_xml,
+           probe_frab_xml),
     Reader("frab-json", "frab / pretalx schedule.json", "json", lambda _: True,
-           read_frab_json),
+           read_frab_json, probe_frab_json),
 )}
 FORMATS = tuple(READERS)
 
@@ -104,11 +113,10 @@ def assign_uuids(data: EventData) -> EventData:
     return data
 
 
-def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None
-                ) -> tuple[EventData, SafeZip | None]:
-    """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from.
-
-    Every entity of the result has a uuid (the source's, or one derived from it)."""
+def _open_source(file: IO[bytes], fmt: str | None, limits: ZipLimits | None
+                 ) -> tuple[Reader, bytes | SafeZip]:
+    """The reader for the upload and what it reads: the document's bytes, or an open
+    :class:`SafeZip` (the caller closes it)."""
     check_format(fmt)
     head = file.read(512)
     file.seek(0)
@@ -122,16 +130,48 @@ def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = Non
         content = file.read(limit + 1)
         if len(content) > limit:
             raise ImportRefused(f"the {container} file is larger than {limit} bytes")
-        reader = READERS[fmt or next(r for r in READERS if READERS[r].container == container)]
-        return assign_uuids(reader.read(content)), None
+        name = fmt or next(r for r in READERS if READERS[r].container == container)
+        return READERS[name], content
     zf = SafeZip(file, limits)
     try:
-        data = READERS[fmt or detect_zip_format(zf)].read(zf)
+        return READERS[fmt or detect_zip_format(zf)], zf
     except BaseException:
         zf.close()
         raise
-    return assign_uuids(data), zf
+
+
+def read_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None,
+                zone: str | None = None) -> tuple[EventData, SafeZip | None]:
+    """Read an upload; for zips the open :class:`SafeZip` comes back to stream media from.
+
+    Every entity of the result has a uuid (the source's, or one derived from it).
+    ``zone`` (an IANA name) is the time zone of a source that names none; a source that
+    names one keeps it, and a warning says so when it differs."""
+    reader, source = _open_source(file, fmt, limits)
+    if not isinstance(source, SafeZip):
+        return assign_uuids(reader.read(source, zone)), None
+    try:
+        data = reader.read(source, zone)
+    except BaseException:
+        source.close()
+        raise
+    return assign_uuids(data), source
+
+
+def probe_upload(file: IO[bytes], fmt: str | None, limits: ZipLimits | None = None) -> str:
+    """The uuid the upload's event will have, read as little as the format allows: an
+    archive's manifest.json and event.json, an Open Event event document, a frab file's
+    conference. Raises :class:`ImportRefused` as :func:`read_upload` would."""
+    reader, source = _open_source(file, fmt, limits)
+    try:
+        found = reader.probe(source)
+    finally:
+        if isinstance(source, SafeZip):
+            source.close()
+    if isinstance(found, str):
+        return found
+    return str(assign_uuids(found).event.uuid)
 
 
 __all__ = ["FORMATS", "READERS", "EventData", "Reader", "check_container", "check_format",
-           "detect_zip_format", "read_upload", "sniff_container"]
+           "detect_zip_format", "probe_upload", "read_upload", "sniff_container"]

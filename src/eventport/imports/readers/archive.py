@@ -184,7 +184,51 @@ def _derive_v1_uuids(data: EventData, event_doc: dict[str, Any]) -> None:
                                         item.source_id)
 
 
-def read_archive(zf: SafeZip) -> EventData:
+def _document(zf: SafeZip, listed: dict[str, dict[str, Any]], name: str) -> Any:
+    info = listed[name]
+    return _load_json(zf.read_verified(name, info["size"], info["sha256"]), name)
+
+
+def _event_data(zf: SafeZip, listed: dict[str, dict[str, Any]], event_doc: dict[str, Any]
+                ) -> EventData:
+    """The result, holding the event so far (the program is added by the caller)."""
+    identifier = event_doc.get("identifier")
+    return EventData(format="archive", event=_item(zf, listed, EVENT, event_doc, EVENT_DOCUMENT),
+                     identifier=identifier if isinstance(identifier, str)
+                     and re.fullmatch(IDENTIFIER_PATTERN, identifier) else None)
+
+
+def probe_archive(zf: SafeZip) -> EventData:
+    """The event alone, from manifest.json and event.json (no media entry and no other
+    document is read): enough to know the source's event uuid before a job is queued."""
+    version, listed = _read_manifest(zf)
+    if EVENT_DOCUMENT not in listed:
+        raise ImportRefused(f"{EVENT_DOCUMENT} is missing from the archive")
+    event_doc = _document(zf, listed, EVENT_DOCUMENT)
+    if not isinstance(event_doc, dict):
+        raise ImportRefused(f"{EVENT_DOCUMENT}: not a JSON object")
+    if version >= 2:
+        if "id" in event_doc:
+            raise ImportRefused(f"{EVENT_DOCUMENT}: a version 2 document has a uuid and no id")
+        event_doc["id"] = 0
+    data = _event_data(zf, listed, event_doc)
+    if version == 1:
+        _derive_v1_uuids(data, event_doc)
+    return data
+
+
+def _archive_zone(data: EventData, event_doc: dict[str, Any], zone: str | None) -> None:
+    """An archive always states its event's zone (our exporter writes it), which wins;
+    one that does not (hand-made) takes the ``timezone`` option."""
+    stated = event_doc.get("timezone")
+    if stated and zone and stated != zone:
+        data.warnings.append(f"{EVENT_DOCUMENT} names its time zone, {stated}; it wins over "
+                             f"{zone}")
+    elif not stated and zone:
+        data.event.values["timezone"] = zone
+
+
+def read_archive(zf: SafeZip, zone: str | None = None) -> EventData:
     """Check manifest, hashes and documents; media bytes are verified while staged."""
     version, listed = _read_manifest(zf)
     names = document_names()
@@ -196,21 +240,14 @@ def read_archive(zf: SafeZip) -> EventData:
         if not path.startswith("media/") and path not in names:
             zf.verify(path, info["size"], info["sha256"])
 
-    def document(name: str) -> Any:
-        info = listed[name]
-        return _load_json(zf.read_verified(name, info["size"], info["sha256"]), name)
-
-    event_doc = document(EVENT_DOCUMENT)
+    event_doc = _document(zf, listed, EVENT_DOCUMENT)
     if not isinstance(event_doc, dict):
         raise ImportRefused(f"{EVENT_DOCUMENT}: not a JSON object")
-    docs = {r.name: _objects(document(f"{r.document_name}.json"), f"{r.document_name}.json")
-            for r in PROGRAM}
+    docs = {r.name: _objects(_document(zf, listed, f"{r.document_name}.json"),
+                             f"{r.document_name}.json") for r in PROGRAM}
     if version >= 2:
         _number_v2(event_doc, docs)
-    identifier = event_doc.get("identifier")
-    data = EventData(format="archive", event=_item(zf, listed, EVENT, event_doc, EVENT_DOCUMENT),
-                     identifier=identifier if isinstance(identifier, str)
-                     and re.fullmatch(IDENTIFIER_PATTERN, identifier) else None)
+    data = _event_data(zf, listed, event_doc)
     for resource in PROGRAM:
         data.items[resource.name] = [
             _item(zf, listed, resource, doc, f"{resource.document_name}.json entry {index}")
@@ -218,6 +255,7 @@ def read_archive(zf: SafeZip) -> EventData:
         ]
     if version == 1:
         _derive_v1_uuids(data, event_doc)
+    _archive_zone(data, event_doc, zone)
     used = {ref.path for ref in data.media()}
     for path in listed:
         if path.startswith("media/") and path not in used:

@@ -104,6 +104,19 @@ def known_zone(name: str, file: str, warnings: list[str]) -> str | None:
         return None
 
 
+def pick_zone(stated: str, given: str | None, stamps: list[str], file: str,
+              warnings: list[str]) -> str:
+    """The conference's zone: the one the file names wins (with a warning when another
+    was given); else the ``timezone`` option (or the updated event's zone); else one
+    from the times' UTC offset."""
+    named = known_zone(stated, file, warnings)
+    if named:
+        if given and given != named:
+            warnings.append(f"{file} names its time zone, {named}; it wins over {given}")
+        return named
+    return given or zone_from_offsets(stamps, file, warnings)
+
+
 def zone_from_offsets(stamps: list[str], file: str, warnings: list[str]) -> str:
     """A zone from the times' UTC offset, when the file names none."""
     for stamp in stamps:
@@ -119,6 +132,12 @@ def zone_from_offsets(stamps: list[str], file: str, warnings: list[str]) -> str:
                 return zone
     warnings.append(f"{file} names no time zone; times are read as UTC")
     return "UTC"
+
+
+def event_uuid(acronym: str, title: str) -> str:
+    """The event's uuid, derived from the conference alone: what the 409 probe of a
+    ``create`` import compares, without reading a single talk."""
+    return derived_uuid(SOURCE, acronym or title, "event")
 
 
 class _Builder:
@@ -259,7 +278,7 @@ def to_event_data(conf: Conference, fmt: str) -> EventData:
     where = f"{conf.file} conference"
     data = EventData(format=fmt, event=ItemData(0, where, validate_fields(
         EVENT, _event_values(conf, builder.sessions), where, conf.warnings),
-        uuid=derived_uuid(SOURCE, builder.key, "event")),
+        uuid=event_uuid(conf.acronym, conf.title)),
         identifier=acronym if _IDENTIFIER.match(acronym) else None, warnings=conf.warnings)
     for name, table in builder.tables.items():
         data.items[name] = list(table.values())

@@ -21,11 +21,11 @@ from eventport.imports.readers.frab import (
     Person,
     Talk,
     duration,
-    known_zone,
+    event_uuid,
     parse_date,
     parse_datetime,
+    pick_zone,
     to_event_data,
-    zone_from_offsets,
 )
 
 FILE = "schedule.json"
@@ -112,13 +112,19 @@ def _schedule(content: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     return schedule, conference
 
 
-def read_frab_json(content: bytes) -> EventData:
+def probe_frab_json(content: bytes) -> str:
+    """The event uuid the reader would derive (from the conference's acronym or title)."""
+    _, conference = _schedule(content)
+    return event_uuid(_str(conference.get("acronym")), _str(conference.get("title")))
+
+
+def read_frab_json(content: bytes, zone: str | None = None) -> EventData:
+    """``zone``: the zone of bare local times when the file names none."""
     schedule, conference = _schedule(content)
     warnings: list[str] = []
     talks = _talks(schedule, conference)
     stamps = [_str(talk.get("date") or talk.get("start")) for talk, _ in talks]
-    tz_name = (known_zone(_str(conference.get("time_zone_name")), FILE, warnings)
-               or zone_from_offsets(stamps, FILE, warnings))
+    tz_name = pick_zone(_str(conference.get("time_zone_name")), zone, stamps, FILE, warnings)
     tz = zoneinfo.ZoneInfo(tz_name)
     rooms = [r for r in conference.get("rooms") or [] if isinstance(r, dict)]
     conf = Conference(

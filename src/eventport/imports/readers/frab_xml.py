@@ -25,11 +25,11 @@ from eventport.imports.readers.frab import (
     Person,
     Talk,
     duration,
-    known_zone,
+    event_uuid,
     parse_date,
     parse_datetime,
+    pick_zone,
     to_event_data,
-    zone_from_offsets,
 )
 
 
@@ -99,17 +99,29 @@ def _events(root: ET.Element) -> list[tuple[ET.Element, ET.Element, str]]:
     return found
 
 
-def read_frab_xml(content: bytes) -> EventData:
+def _schedule(content: bytes) -> ET.Element:
     root = parse_xml(content)
     if root.tag != "schedule":
         raise ImportRefused(f"not a frab schedule.xml: the root element is <{root.tag}>, "
                             "not <schedule>")
+    return root
+
+
+def probe_frab_xml(content: bytes) -> str:
+    """The event uuid the reader would derive (from the conference's acronym or title)."""
+    conference = _schedule(content).find("conference")
+    return event_uuid(_text(conference, "acronym"), _text(conference, "title"))
+
+
+def read_frab_xml(content: bytes, zone: str | None = None) -> EventData:
+    """``zone``: the zone of bare local times when the file names none."""
+    root = _schedule(content)
     warnings: list[str] = []
     conference = root.find("conference")
     stamps = [date.text or "" for date in root.iter("date")]
     stamps += [day.get("start", "") for day in root.iter("day")]
-    tz_name = (known_zone(_text(conference, "time_zone_name"), "schedule.xml", warnings)
-               or zone_from_offsets(stamps, "schedule.xml", warnings))
+    tz_name = pick_zone(_text(conference, "time_zone_name"), zone, stamps, "schedule.xml",
+                        warnings)
     tz = zoneinfo.ZoneInfo(tz_name)
     day_change = duration(_text(conference, "day_change")) or dt.timedelta(0)
     venue = ", ".join(part for part in (_text(conference, "venue"), _text(conference, "city"))

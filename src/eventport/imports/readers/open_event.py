@@ -204,7 +204,15 @@ class _Reader:
             raise ImportRefused(f"{where}: id {doc['id']!r} is not a number") from None
 
 
-def _event(r: _Reader) -> EventData:
+def _zone(r: _Reader, stated: str, given: str | None, where: str) -> str:
+    """The event document's zone wins (with a warning when another was given); else the
+    ``timezone`` option (or the updated event's zone); else UTC."""
+    if stated and given and stated != given:
+        r.warnings.append(f"{where} names its time zone, {stated}; it wins over {given}")
+    return stated or given or "UTC"
+
+
+def _event(r: _Reader, zone: str | None = None) -> EventData:
     """The event document (and the event's identity) as the start of the result."""
     raw_event = r.load("event")
     if not isinstance(raw_event, dict):
@@ -223,7 +231,7 @@ def _event(r: _Reader) -> EventData:
         "description": _text(ev.get("description")),
         "starts_at": ev.get("starts_at") or ev.get("start_time"),
         "ends_at": ev.get("ends_at") or ev.get("end_time"),
-        "timezone": _text(ev.get("timezone")) or "UTC",
+        "timezone": _zone(r, _text(ev.get("timezone")), zone, where),
         "location_name": _text(ev.get("location_name")),
         "latitude": ev.get("latitude"),
         "longitude": ev.get("longitude"),
@@ -358,14 +366,25 @@ _MAPPERS: tuple[tuple[str, str, Mapper], ...] = (
 )
 
 
-def read_open_event(zf: SafeZip) -> EventData:
-    """The one loop: each document through its resource's mapper."""
+def _open(zf: SafeZip) -> _Reader:
     documents = locate_documents(zf)
     if documents is None:
         raise ImportRefused("no Open Event 'event' document found (expected at the zip's "
                             "root or in one top folder)")
-    r = _Reader(zf, documents)
-    data = _event(r)
+    return _Reader(zf, documents)
+
+
+def probe_open_event(zf: SafeZip) -> EventData:
+    """The event document alone: enough to know the source's event uuid."""
+    return _event(_open(zf))
+
+
+def read_open_event(zf: SafeZip, zone: str | None = None) -> EventData:
+    """The one loop: each document through its resource's mapper. ``zone``: the zone
+    of times without an offset when the event document names none."""
+    r = _open(zf)
+    documents = r.documents
+    data = _event(r, zone)
     for stem, resource, mapper in _MAPPERS:
         docs = r.load_list(stem)
         if stem == "social_links" and not docs:

@@ -1,6 +1,6 @@
 /* The Import page: upload with a progress bar (XMLHttpRequest upload events), then
- * follow the import job; a dry run shows what would be created and offers the real
- * import of the same file. */
+ * follow the import job; a dry run shows its plan and offers to apply it, which imports
+ * the upload the dry run kept (POST /api/v1/imports/{id}/apply): the file is sent once. */
 (function () {
   "use strict";
   var E = window.Eventport;
@@ -11,6 +11,9 @@
   if (!form) return;
   var fileInput = document.getElementById("import-file");
   var formatSelect = document.getElementById("import-format");
+  var zoneSelect = document.getElementById("import-timezone");
+  var importNowHint = document.getElementById("import-now-hint");
+  var warningsFormat = document.getElementById("import-warnings-format");
   var dryRun = document.getElementById("dry-run");
   var formError = document.getElementById("import-form-error");
   var uploadButton = document.getElementById("upload-button");
@@ -44,6 +47,7 @@
     warningsBox.hidden = true;
     resultBox.hidden = true;
     importNow.hidden = true;
+    importNowHint.hidden = true;
     eventLink.hidden = true;
     planBox.hidden = true;
   }
@@ -63,6 +67,18 @@
     }
   }
 
+  /** A 409 naming the event the file already is (told only to people with a role on
+   *  it): offer to update that event from the file instead. */
+  function offerUpdate(xhr) {
+    var body = null;
+    try { body = JSON.parse(xhr.responseText); } catch (e) { return; }
+    if (xhr.status !== 409 || !body || !body.event || !body.event.id) return;
+    var link = E.el("a", { href: "/import?update=" + encodeURIComponent(body.event.id),
+                           text: "Update “" + body.event.name + "” from this file instead" });
+    errorBox.appendChild(document.createTextNode(" "));
+    errorBox.appendChild(link);
+  }
+
   function upload(dry) {
     var file = fileInput.files[0];
     if (!file) {
@@ -80,6 +96,7 @@
     var query = [];
     if (dry) query.push("dry_run=true");
     if (target.value) query.push("mode=update", "event_id=" + encodeURIComponent(target.value));
+    if (zoneSelect.value) query.push("timezone=" + encodeURIComponent(zoneSelect.value));
     var xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/imports" + (query.length ? "?" + query.join("&") : ""));
     xhr.setRequestHeader("X-CSRF-Token", E.csrfToken());
@@ -94,6 +111,7 @@
     xhr.addEventListener("load", function () {
       if (xhr.status !== 202 && xhr.status !== 200 && xhr.status !== 201) {
         showError("Upload refused: " + problemDetail(xhr));
+        offerUpdate(xhr);
         return;
       }
       E.setProgress(uploadBar, 1, 1);
@@ -142,32 +160,34 @@
     return typeof w === "string" ? w : (w.message || w.detail || JSON.stringify(w));
   }
 
-  /** Warnings of one kind differ only in names and numbers: group them by what is left
-   *  ("session '…' has no room" × 12), most frequent first, each group foldable. */
-  function showWarnings(warnings) {
-    var groups = {};
-    var order = [];
-    warnings.map(warningText).forEach(function (text) {
-      var key = text.replace(/'[^']*'|"[^"]*"|“[^”]*”|\d+/g, "…");
-      if (!groups[key]) { groups[key] = []; order.push(key); }
-      groups[key].push(text);
+  /** Warnings grouped by kind (the server's warning_groups, most frequent first): the
+   *  heading counts both ("51 warnings of 4 kinds") and each kind folds open to its
+   *  warnings; the detected format is shown with them. */
+  function showWarnings(job, formatText) {
+    var warnings = job.warnings || [];
+    var groups = job.warning_groups || warnings.map(function (w) {
+      return { kind: warningText(w), count: 1, warnings: [warningText(w)] };
     });
-    order.sort(function (a, b) { return groups[b].length - groups[a].length; });
     var list = warningsBox.querySelector("ul");
     list.textContent = "";
-    order.forEach(function (key) {
-      var items = groups[key];
-      if (items.length === 1) { list.appendChild(E.el("li", { text: items[0] })); return; }
-      var details = E.el("details", {}, [
-        E.el("summary", { text: key + " (" + items.length + "×)" }),
-        E.el("ul", {}, items.slice(0, 100).map(function (t) { return E.el("li", { text: t }); }))
-      ]);
-      list.appendChild(E.el("li", {}, [details]));
+    groups.forEach(function (group) {
+      var shown = group.warnings.slice(0, 100).map(function (t) { return E.el("li", { text: t }); });
+      if (group.count > 100) shown.push(E.el("li", { text: "… and " + (group.count - 100) + " more" }));
+      list.appendChild(E.el("li", { className: "warning-kind", "data-count": String(group.count) }, [
+        E.el("details", {}, [
+          E.el("summary", {}, [E.el("span", { className: "count", text: group.count + " × " }),
+                               group.kind]),
+          E.el("ul", {}, shown)
+        ])
+      ]));
     });
-    warningsBox.querySelector("h3").textContent = warnings.length ?
-      warnings.length + " warning" + (warnings.length === 1 ? "" : "s") +
-      (order.length < warnings.length ? " of " + order.length + " kinds" : "") : "Warnings";
+    warningsBox.querySelector("h3").textContent = warnings.length + " warning" +
+      (warnings.length === 1 ? "" : "s") + " of " + groups.length + " kind" +
+      (groups.length === 1 ? "" : "s");
+    warningsFormat.textContent = formatText;
+    warningsFormat.hidden = !formatText;
     warningsBox.hidden = warnings.length === 0;
+    detected.hidden = !formatText || warnings.length > 0;  // shown once, beside them
   }
 
   /** The dry run's plan: per kind what would be created, updated, deleted, unchanged. */
@@ -216,10 +236,10 @@
     if (job.state === "failed") showError("Reason: " + (job.error || "the worker gave no reason"));
 
     var format = job.result && job.result.format;
-    detected.hidden = !format;
-    detected.textContent = format ? "Format: " + (formatNames[format] || format) +
+    var formatText = format ? "Format: " + (formatNames[format] || format) +
       (job.format ? "" : " (detected from the file)") : "";
-    showWarnings(job.warnings || []);
+    detected.textContent = formatText;
+    showWarnings(job, formatText);
     showPlan(job.state === "succeeded" && dry ? job.plan : null);
 
     var rows = counts(job.result);
@@ -233,11 +253,12 @@
 
     if (job.state === "succeeded") {
       uploadButton.disabled = false;
-      if (dry) {
+      if (dry && job.upload_kept_until && !job.applied_as) {
         importNow.textContent = target.value ?
           "Apply this plan to " + target.options[target.selectedIndex].text.replace(/^Update /, "") :
-          "Import for real";
+          "Apply this plan: create the event";
         importNow.hidden = false;
+        importNowHint.hidden = false;
         importNow.focus();
       } else if (job.event_id) {
         eventLink.href = "/events/" + encodeURIComponent(job.event_id);
@@ -254,8 +275,33 @@
     upload(dryRun.checked || !!target.value);  // an update always shows its plan first
   });
   planBox.hidden = true;
-  importNow.addEventListener("click", function () {
-    dryRun.checked = false;
-    upload(false);
+  /** Import what the dry run checked, from the upload it kept: no second upload. */
+  function applyDryRun(id) {
+    importNow.disabled = true;
+    E.api("POST", "/api/v1/imports/" + encodeURIComponent(id) + "/apply").then(function (job) {
+      importNow.disabled = false;
+      importNow.hidden = true;
+      importNowHint.hidden = true;
+      planBox.hidden = true;
+      panel.dataset.dryRun = "false";
+      uploadStatus.textContent = "Importing the file the dry run checked (not uploaded again).";
+      follow(job);
+    }).catch(function (error) {
+      importNow.disabled = false;
+      importNow.hidden = true;
+      importNowHint.hidden = true;
+      showError("The plan could not be applied: " + error.message);
+    });
+  }
+
+  importNow.addEventListener("click", function () { applyDryRun(following); });
+  // A dry run from the history (its upload still kept): apply it here, in the panel.
+  Array.prototype.forEach.call(document.querySelectorAll("button.apply-kept"), function (button) {
+    button.addEventListener("click", function () {
+      reset();
+      button.disabled = true;
+      uploadStatus.textContent = "";
+      applyDryRun(button.dataset.jobId);
+    });
   });
 })();
