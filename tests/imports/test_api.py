@@ -108,3 +108,36 @@ def test_update_mode_needs_an_event_the_caller_may_edit(client: TestClient, db: 
                      files={"file": archive})
     assert ok.status_code == 202, ok.text
     assert ok.json()["mode"] == "update" and ok.json()["event_id"] == event_id
+
+
+def _multipart_with_field_after_the_file(name: str, value: str) -> tuple[bytes, str]:
+    """A body whose form field follows the file, as some clients send it."""
+    boundary = "eventport-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"schedule.xml\"\r\nContent-Type: application/xml\r\n\r\n").encode()
+    body += (SCHEDULES / "pretalx-fixture-frab_schedule_minimal_2.xml").read_bytes()
+    body += (f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+             f"{value}\r\n--{boundary}--\r\n").encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_dry_run_as_a_form_field_is_a_dry_run(client: TestClient, db: Session) -> None:
+    """curl -F dry_run=true and HTML forms send it as a field: it must never import for
+    real (it was ignored: only the query parameter counted)."""
+    owner = headers_for(client, db, "owner@example.org")
+    raw = (SCHEDULES / "pretalx-fixture-frab_schedule_minimal_2.xml").read_bytes()
+    before = client.post("/api/v1/imports", headers=owner, data={"dry_run": "true"},
+                         files={"file": ("schedule.xml", raw, "application/xml")})
+    assert before.status_code == 202 and before.json()["dry_run"] is True, before.text
+    body, content_type = _multipart_with_field_after_the_file("dry_run", "on")
+    after = client.post("/api/v1/imports", headers={**owner, "Content-Type": content_type},
+                        content=body)
+    assert after.status_code == 202 and after.json()["dry_run"] is True, after.text
+    assert client.get(after.headers["Location"], headers=owner).json()["dry_run"] is True
+    body, content_type = _multipart_with_field_after_the_file("dry_run", "perhaps")
+    junk = client.post("/api/v1/imports", headers={**owner, "Content-Type": content_type},
+                       content=body)
+    assert junk.status_code == 422 and "dry_run must be true or false" in junk.json()["detail"]
+    no = client.post("/api/v1/imports", headers=owner, data={"dry_run": "false"},
+                     files={"file": ("schedule.xml", raw, "application/xml")})
+    assert no.status_code == 202 and no.json()["dry_run"] is False

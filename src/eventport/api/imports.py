@@ -36,6 +36,7 @@ IMPORT_UPLOAD_SPEC: dict[str, Any] = {"requestBody": {"required": True, "content
                    "description": "detected when omitted; send it before the file"},
         "identity": {"type": "string", "description": "age secret key (AGE-SECRET-KEY-1…) "
                      "for an encrypted archive (.zip.age); held in memory only"},
+        "dry_run": {"type": "boolean", "description": "check and plan, write nothing"},
         "timezone": {"type": "string", "description": "IANA zone (e.g. Europe/Brussels) "
                      "for a source that names none; a source's own zone wins"}}}}}}}
 
@@ -57,8 +58,8 @@ async def create_import(
     """Stream the upload into storage and queue the import; poll the returned job.
 
     The file goes straight to its staging key as it arrives — no temporary copy on the
-    web server's disk. ``format``, ``mode`` and ``event_id`` may be query parameters or
-    form fields before the file. ``mode=update`` needs the right to edit ``event_id``.
+    web server's disk. ``format``, ``mode``, ``event_id``, ``timezone`` and ``dry_run`` may
+    be query parameters or form fields. ``mode=update`` needs the right to edit ``event_id``.
     """
     limit = get_settings().import_max_bytes
     check_timezone(timezone)  # before a byte of the body is read
@@ -67,7 +68,8 @@ async def create_import(
         target = event_id if event_id is not None else _int(info.fields.get("event_id"))
         job = service.create_import_job(
             db, storage, user, chunks, info.filename or "upload",
-            format=format or info.fields.get("format") or None, dry_run=dry_run,
+            format=format or info.fields.get("format") or None,
+            dry_run=dry_run or service.form_flag("dry_run", info.fields.get("dry_run")),
             max_bytes=limit, mode=mode or info.fields.get("mode") or "create",
             event_id=target, timezone=timezone or info.fields.get("timezone") or None)
         db.commit()
@@ -78,8 +80,10 @@ async def create_import(
     await run_in_threadpool(decrypt_upload, db, storage, job, info.fields.pop("identity", None))
     late_format = info.fields.get("format") if not job.format else None
     late_zone = info.fields.get("timezone") if "timezone" not in job.options else None
-    if late_format or late_zone:
-        await run_in_threadpool(service.set_late_options, db, job, late_format, late_zone)
+    late_dry_run = info.fields.get("dry_run") if not job.dry_run else None
+    if late_format or late_zone or late_dry_run:
+        await run_in_threadpool(service.set_late_options, db, job, late_format, late_zone,
+                                late_dry_run)
     await run_in_threadpool(service.refuse_known_source, db, storage, user, job)
     return await run_in_threadpool(_queued, db, user, job)
 

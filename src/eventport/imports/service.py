@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -160,10 +161,27 @@ def check_mode(db: Session, user: User, mode: str, event_id: int | None) -> None
     events.get_event(db, event_id)
 
 
+_FLAG = TypeAdapter(bool)
+
+
+def form_flag(name: str, value: str | None) -> bool:
+    """A yes/no form field (``true``/``false``, ``1``/``0``, ``on``/``off``…); absent is no.
+
+    ``dry_run`` arrives as a form field from HTML forms and curl ``-F``: ignoring it
+    would import for real what the caller asked only to check.
+    """
+    if value is None or value == "":
+        return False
+    try:
+        return _FLAG.validate_python(value)
+    except ValidationError:
+        raise InvalidInput(f"{name} must be true or false, not {value[:20]!r}") from None
+
+
 def set_late_options(db: Session, job: ImportJob, format: str | None,
-                     timezone: str | None) -> None:
-    """``format`` / ``timezone`` fields sent after the file: still honoured, checked the
-    same way.
+                     timezone: str | None, dry_run: str | None = None) -> None:
+    """``format`` / ``timezone`` / ``dry_run`` fields sent after the file: still honoured,
+    checked the same way (the job is not queued yet).
 
     The job is already stored; a bad late field fails it (and drops its upload) so no
     sweep ever runs an import the client was told was refused.
@@ -171,6 +189,7 @@ def set_late_options(db: Session, job: ImportJob, format: str | None,
     try:
         check_format(format)
         check_timezone(timezone)
+        job.dry_run = job.dry_run or form_flag("dry_run", dry_run)
     except EventportError as exc:
         job.state = job.progress_stage = JobState.FAILED
         job.error = exc.detail
