@@ -27,6 +27,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -212,25 +213,70 @@ def json_manifest(zf: SafeZip) -> dict[str, Any]:
     return manifest
 
 
-def verify_archive(file: IO[bytes], chunks: Iterable[bytes] | None = None, *,
-                   size: int | None = None, sha256: str | None = None) -> Verified:
-    """Check a seekable archive file; ``chunks`` (the whole object from its first byte,
-    e.g. one streamed GET) replaces reading ``file`` again for the sequential pass.
-    ``size``/``sha256``: what the writer recorded for the whole object, checked too."""
+def _documents(zf: SafeZip) -> None:
+    """The documents, parsed by the importer's reader (so "verified" means "importable")."""
     try:
-        with SafeZip(file) as zf:
-            read_archive(zf)
-            listed, media, missing = _read_listed(zf)
-        file.seek(0)
-        infos = zipfile.ZipFile(file).infolist()  # vetted by SafeZip just now
+        read_archive(zf)
     except ImportRefused as exc:
         raise ArchiveInvalid(exc.detail) from None
     except (ValueError, RecursionError, zipfile.BadZipFile) as exc:
         raise ArchiveInvalid(f"manifest.json cannot be read: {exc}") from None
-    if chunks is None:
-        file.seek(0)
-        chunks = iter(lambda: file.read(READ_CHUNK), b"")
-    total, digest = check_entries(chunks, infos, listed, crc_stored=sha256 is None)
+
+
+def _directory(zf: SafeZip) -> tuple[dict[str, dict[str, Any]], int, int,
+                                     list[zipfile.ZipInfo]]:
+    """The manifest's files, media and missing counts, and the zip directory; when the
+    manifest is unusable, the reader says why first (it has the clearer words)."""
+    try:
+        listed, media, missing = _read_listed(zf)
+    except (ValueError, RecursionError, zipfile.BadZipFile, ImportRefused,
+            ArchiveInvalid) as exc:
+        _documents(zf)
+        if isinstance(exc, ArchiveInvalid):
+            raise
+        if isinstance(exc, ImportRefused):
+            raise ArchiveInvalid(exc.detail) from None
+        raise ArchiveInvalid(f"manifest.json cannot be read: {exc}") from None
+    return listed, media, missing, zf.infolist()
+
+
+def _check_beside_documents(zf: SafeZip, chunks: Iterable[bytes],
+                            infos: list[zipfile.ZipInfo], listed: dict[str, dict[str, Any]],
+                            crc_stored: bool) -> tuple[int, str]:
+    """The sequential pass over ``chunks`` while another thread parses the documents
+    (through ``zf``'s own reads); a document's error is reported before the pass's, as
+    when the two ran one after the other."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-docs") as pool:
+        documents = pool.submit(_documents, zf)
+        try:
+            result = check_entries(chunks, infos, listed, crc_stored=crc_stored)
+        except BaseException:
+            documents.result()  # raises the document's error, if there is one
+            raise
+        documents.result()
+    return result
+
+
+def verify_archive(file: IO[bytes], chunks: Iterable[bytes] | None = None, *,
+                   size: int | None = None, sha256: str | None = None) -> Verified:
+    """Check a seekable archive file; ``chunks`` (the whole object from its first byte,
+    e.g. one streamed GET) replaces reading ``file`` again for the sequential pass, and
+    then the documents are parsed (from ``file``) during that pass.
+    ``size``/``sha256``: what the writer recorded for the whole object, checked too."""
+    try:
+        zf = SafeZip(file)
+    except ImportRefused as exc:
+        raise ArchiveInvalid(exc.detail) from None
+    with zf:
+        listed, media, missing, infos = _directory(zf)
+        if chunks is None:
+            _documents(zf)
+            file.seek(0)
+            chunks = iter(lambda: file.read(READ_CHUNK), b"")
+            total, digest = check_entries(chunks, infos, listed, crc_stored=sha256 is None)
+        else:
+            total, digest = _check_beside_documents(zf, chunks, infos, listed,
+                                                    crc_stored=sha256 is None)
     if size is not None and total != size:
         raise ArchiveInvalid(f"the stored object has {total} bytes, {size} were written")
     if sha256 is not None and digest != sha256:

@@ -110,6 +110,10 @@ class SafeZip:
             return False
         return True
 
+    def infolist(self) -> list[zipfile.ZipInfo]:
+        """Every entry of the (vetted) directory, folders included, in zip order."""
+        return self._zip.infolist()
+
     def names(self) -> list[str]:
         """File entries (no directories), in the order they appear in the zip."""
         return list(self._entries)
