@@ -183,17 +183,27 @@ def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
 
 
 def publish(progress: Progress, storage: Storage, moves: list[tuple[str, str]]) -> None:
-    """Move staged media to their final keys (idempotent: a retry skips what moved)."""
+    """Move staged media to their final keys (idempotent: a retry skips what moved).
+
+    Each thread moves a batch of :data:`SYNC_BATCH` files and makes the batch durable
+    at its end (on local disk: the directories fsynced once per batch instead of once
+    per file — 1,740 directory fsyncs cost ~1 s); all batches end before this returns,
+    so before the job says it succeeded."""
     progress("publishing", 0, len(moves), force=True)
 
-    def copy(pair: tuple[str, str]) -> None:
-        source, target = pair
-        if not storage.exists(target):
-            storage.move(source, target)
+    def move_batch(batch: list[tuple[str, str]]) -> int:
+        with deferred_sync(storage):
+            for source, target in batch:
+                if not storage.exists(target):
+                    storage.move(source, target)
+        return len(batch)
 
+    batches = [moves[i:i + SYNC_BATCH] for i in range(0, len(moves), SYNC_BATCH)]
+    done = 0
     # Server-side copies are latency-bound: a few in flight hide the round trips.
     with ThreadPoolExecutor(max_workers=PUBLISH_THREADS) as pool:
-        for done, _ in enumerate(pool.map(copy, moves), start=1):
+        for count in pool.map(move_batch, batches):
+            done += count
             progress("publishing", done, len(moves))
 
 
