@@ -8,8 +8,14 @@ through :func:`eventport.imports.source.open_stored`, a local file, a decrypted 
    archive reader (so "verified" means "importable"), through :class:`SafeZip`
    (a few small ranged reads: the directory, the manifest, the documents);
 2. every entry's size, CRC and SHA-256 against the manifest, and the whole object's size
-   and SHA-256, in **one** sequential read of the object (bounded memory: one chunk plus
-   one inflate window, whatever the archive's size).
+   and SHA-256, in **one** sequential read of the object (bounded memory: a few chunks
+   plus one inflate window, whatever the archive's size).
+
+The cost is two SHA-256 passes over every byte (the entries', the whole object's) plus
+the documents' validation. Given a separate chunk stream, the three run side by side:
+the whole-object hash on a thread fed by the reading one, the documents on another
+(``hashlib`` and ``zlib`` release the GIL on large buffers). A listed STORED entry's
+CRC is skipped when the whole object's SHA-256 is checked too (see :func:`_check_entry`).
 
 :func:`verify_stream` does the same for a stream that cannot seek (e.g. an age-decrypted
 archive): it spools the bytes to a temporary file first. Everything raises
