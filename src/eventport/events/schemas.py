@@ -27,6 +27,9 @@ from eventport.events.models import EventState, Privacy, SessionState
 from eventport.naming import IDENTIFIER_PATTERN
 
 _url_adapter = TypeAdapter(HttpUrl)
+#: Built once: constructing a TypeAdapter compiles a pydantic-core schema (~2 ms), which
+#: per speaker cost seconds per import and per export read-back (issue 15).
+_email_adapter = TypeAdapter(EmailStr)
 
 
 def _check_url(value: str) -> str:
@@ -38,7 +41,7 @@ def _check_url(value: str) -> str:
 
 def _check_email(value: str) -> str:
     if value:
-        TypeAdapter(EmailStr).validate_python(value)
+        _email_adapter.validate_python(value)
     return value
 
 

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import re
 import stat
+import threading
 import unicodedata
 import zipfile
 import zlib
@@ -53,6 +54,8 @@ class SafeZip:
     def __init__(self, file: IO[bytes], limits: ZipLimits | None = None) -> None:
         self.limits = limits or ZipLimits()
         self._read_total = 0
+        self._total_lock = threading.Lock()  # entries may be read by several threads
+        self._file = file
         try:
             self._zip = zipfile.ZipFile(file)
             infos = self._zip.infolist()
@@ -97,6 +100,20 @@ class SafeZip:
 
     # -- reading ------------------------------------------------------------------------
 
+    def on_os_file(self) -> bool:
+        """Whether the zip is read from an OS file (a local upload): then entries may be
+        read by several threads at once cheaply (zipfile serialises each seek+read under
+        its lock); over a ranged-GET stream every interleaved read would be a new request."""
+        try:
+            self._file.fileno()
+        except (OSError, ValueError):  # io.UnsupportedOperation is both
+            return False
+        return True
+
+    def infolist(self) -> list[zipfile.ZipInfo]:
+        """Every entry of the (vetted) directory, folders included, in zip order."""
+        return self._zip.infolist()
+
     def names(self) -> list[str]:
         """File entries (no directories), in the order they appear in the zip."""
         return list(self._entries)
@@ -122,7 +139,8 @@ class SafeZip:
                     if not chunk:
                         break
                     produced += len(chunk)
-                    self._read_total += len(chunk)
+                    with self._total_lock:
+                        self._read_total += len(chunk)
                     if produced > info.file_size:
                         raise ImportRefused(f"zip entry {name!r} is larger than its header says")
                     if limit is not None and produced > limit:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import cast
 
-from eventport.storage import Storage
+from eventport.storage import ObjectNotFound, Storage
 
 MAX_WINDOW = 8 * 1024 * 1024
 
@@ -114,5 +115,15 @@ class StorageFile(io.RawIOBase):
 def open_stored(storage: Storage, key: str, buffer_size: int = 256 * 1024,
                 window: int | None = None) -> io.BufferedReader:
     """A buffered reader over a stored object (small random reads stay cheap); see the
-    module docstring for ``window``."""
+    module docstring for ``window``.
+
+    On local storage it is the object's file itself: no stream reopened on every seek,
+    and readers may then use several threads (:meth:`SafeZip.on_os_file`)."""
+    local_path = getattr(storage, "local_path", None)
+    if callable(local_path):
+        path = local_path(key)
+        try:
+            return cast(io.BufferedReader, open(path, "rb", buffering=buffer_size))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise ObjectNotFound(f"local storage: no object {key!r}") from exc
     return io.BufferedReader(StorageFile(storage, key, window=window), buffer_size=buffer_size)
