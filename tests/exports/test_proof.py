@@ -5,6 +5,7 @@ server are in ``test_outages.py``."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
@@ -180,6 +181,24 @@ def test_cli_verify_accepts_a_sound_archive_and_names_what_is_wrong(
         assert result.exit_code == 1, result.output
         assert "NOT a sound archive" in result.output and reason in result.output, (
             result.output)
+
+
+def test_a_wrong_crc_fails_even_when_the_whole_object_hash_matches(
+        db: Session, demo_event: DemoEvent) -> None:
+    """The stored bytes may be exactly the written ones and still be a zip other tools
+    refuse: a CRC our writer got wrong must fail the export, not the restore."""
+    _, job = _export(db, demo_event)
+    data = bytearray(_stored(job))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        photo = next(i for i in zf.infolist() if i.filename.startswith("media/images/"))
+    name = photo.filename.encode()
+    central = next(at for at in range(len(data)) if data[at:at + 4] == b"PK\x01\x02"
+                   and data[at + 46:at + 46 + len(name)] == name)
+    data[central + 16] ^= 0xFF  # the CRC-32 field of the photo's directory entry
+    damaged = bytes(data)
+    with pytest.raises(ArchiveInvalid, match="CRC"):
+        verify_archive(io.BytesIO(damaged), sha256=hashlib.sha256(damaged).hexdigest(),
+                       size=len(damaged))
 
 
 def test_verify_refuses_a_zip_that_is_not_an_archive() -> None:

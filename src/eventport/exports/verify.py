@@ -14,8 +14,10 @@ through :func:`eventport.imports.source.open_stored`, a local file, a decrypted 
 The cost is two SHA-256 passes over every byte (the entries', the whole object's) plus
 the documents' validation. Given a separate chunk stream, the three run side by side:
 the whole-object hash on a thread fed by the reading one, the documents on another
-(``hashlib`` and ``zlib`` release the GIL on large buffers). A listed STORED entry's
-CRC is skipped when the whole object's SHA-256 is checked too (see :func:`_check_entry`).
+(``hashlib`` and ``zlib`` release the GIL on large buffers). Every entry's CRC is
+checked too, although the whole object's SHA-256 already proves the stored bytes are the
+written ones: a CRC our own writer got wrong makes an archive other unzip tools refuse,
+and that must fail the export, not the restore (~0.15 s per 800 MB).
 
 :func:`verify_stream` does the same for a stream that cannot seek (e.g. an age-decrypted
 archive): it spools the bytes to a temporary file first. Everything raises
@@ -152,31 +154,23 @@ def _inflate(pieces: Iterator[memoryview], method: int) -> Iterator[bytes | memo
         raise zlib.error("the compressed data ends early")
 
 
-def _check_entry(cursor: _Cursor, info: zipfile.ZipInfo, expected: dict[str, Any] | None,
-                 crc_stored: bool = True) -> None:
-    """Read one entry at the cursor and compare it with the directory and the manifest.
-
-    ``crc_stored=False``: a STORED entry the manifest lists skips its CRC (~0.15 s per
-    800 MB). Only when the caller also checks the whole object's SHA-256 against what
-    the writer recorded: then the stored bytes, CRC fields included, are the written
-    ones, the entry's SHA-256 proves its content, and the CRC could only catch a bug
-    of our own zip writer (its tests read every archive back with ``zipfile``)."""
+def _check_entry(cursor: _Cursor, info: zipfile.ZipInfo, expected: dict[str, Any] | None
+                 ) -> None:
+    """Read one entry at the cursor and compare it with the directory and the manifest."""
     cursor.skip_to(info.header_offset)
     magic, name_length, extra_length = _LOCAL_HEADER.unpack(cursor.read(_LOCAL_HEADER.size))
     if magic != _LOCAL_MAGIC:
         raise ArchiveInvalid(f"{info.filename}: no local header where the directory points")
     cursor.read(name_length + extra_length)
     digest, size, crc = hashlib.sha256(), 0, 0
-    use_crc = crc_stored or expected is None or info.compress_type != zipfile.ZIP_STORED
     try:
         for data in _inflate(cursor.take(info.compress_size), info.compress_type):
             digest.update(data)
-            if use_crc:
-                crc = zlib.crc32(data, crc)
+            crc = zlib.crc32(data, crc)
             size += len(data)
     except zlib.error as exc:
         raise ArchiveInvalid(f"{info.filename} cannot be inflated: {exc}") from None
-    if size != info.file_size or (use_crc and crc != info.CRC):
+    if size != info.file_size or crc != info.CRC:
         raise ArchiveInvalid(f"{info.filename}: its bytes do not match the zip directory "
                              "(size or CRC differs); the archive is damaged")
     if expected is not None and (size, digest.hexdigest()) != (expected["size"],
@@ -186,17 +180,15 @@ def _check_entry(cursor: _Cursor, info: zipfile.ZipInfo, expected: dict[str, Any
 
 
 def check_entries(chunks: Iterable[bytes], infos: list[zipfile.ZipInfo],
-                  listed: dict[str, dict[str, Any]], *, crc_stored: bool = True
-                  ) -> tuple[int, str]:
-    """One sequential pass: every entry against directory and manifest; (size, sha256).
-    ``crc_stored``: see :func:`_check_entry` (False only if the caller checks the sha256)."""
+                  listed: dict[str, dict[str, Any]]) -> tuple[int, str]:
+    """One sequential pass: every entry against directory and manifest; (size, sha256)."""
     cursor = _Cursor(chunks)
     try:
         for info in sorted(infos, key=lambda i: i.header_offset):
             if info.is_dir():
                 continue
             _check_entry(cursor, info, None if info.filename == MANIFEST
-                         else listed.get(info.filename), crc_stored)
+                         else listed.get(info.filename))
         cursor.drain()
     finally:
         digest = cursor.hasher.close()
@@ -247,15 +239,15 @@ def _directory(zf: SafeZip) -> tuple[dict[str, dict[str, Any]], int, int,
 
 
 def _check_beside_documents(zf: SafeZip, chunks: Iterable[bytes],
-                            infos: list[zipfile.ZipInfo], listed: dict[str, dict[str, Any]],
-                            crc_stored: bool) -> tuple[int, str]:
+                            infos: list[zipfile.ZipInfo], listed: dict[str, dict[str, Any]]
+                            ) -> tuple[int, str]:
     """The sequential pass over ``chunks`` while another thread parses the documents
     (through ``zf``'s own reads); a document's error is reported before the pass's, as
     when the two ran one after the other."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-docs") as pool:
         documents = pool.submit(_documents, zf)
         try:
-            result = check_entries(chunks, infos, listed, crc_stored=crc_stored)
+            result = check_entries(chunks, infos, listed)
         except BaseException:
             documents.result()  # raises the document's error, if there is one
             raise
@@ -279,10 +271,9 @@ def verify_archive(file: IO[bytes], chunks: Iterable[bytes] | None = None, *,
             _documents(zf)
             file.seek(0)
             chunks = iter(lambda: file.read(READ_CHUNK), b"")
-            total, digest = check_entries(chunks, infos, listed, crc_stored=sha256 is None)
+            total, digest = check_entries(chunks, infos, listed)
         else:
-            total, digest = _check_beside_documents(zf, chunks, infos, listed,
-                                                    crc_stored=sha256 is None)
+            total, digest = _check_beside_documents(zf, chunks, infos, listed)
     if size is not None and total != size:
         raise ArchiveInvalid(f"the stored object has {total} bytes, {size} were written")
     if sha256 is not None and digest != sha256:
