@@ -27,7 +27,7 @@ from eventport.exports import service
 from eventport.jobs.export_tasks import requeue_stale_task
 from eventport.storage import get_storage, reset_storage_cache
 from tests.exports.conftest import DemoEvent
-from tests.support.celery import start_worker, wait_until
+from tests.support.celery import Worker, start_worker, wait_until
 from tests.support.cloud import Cloud, start_cloud
 from tests.support.redis import OwnRedis
 
@@ -88,8 +88,7 @@ def test_a_worker_killed_mid_export_is_taken_over(
     open_at_kill, taken_over = [], []
     try:
         for kill in range(KILLS):
-            wait_until(lambda: s3_storage.open_uploads(_prefix()), 60, 0.02,
-                       "the archive's multipart upload to open")
+            _wait_for_the_upload(db, s3_storage, job_id, worker)
             worker.process.send_signal(signal.SIGKILL)
             worker.process.wait(10)
             killed = time.monotonic()
@@ -103,6 +102,19 @@ def test_a_worker_killed_mid_export_is_taken_over(
     finally:
         worker.stop()
     _check(db, s3_storage, final, open_at_kill, taken_over)
+
+
+def _wait_for_the_upload(db: Session, s3: Cloud, job_id: str, worker: Worker) -> None:
+    """Until the archive's multipart upload is open; a job that ended first, or never
+    started, fails the test with its state and the worker's log (what a flake needs)."""
+    deadline = time.monotonic() + 60
+    while not s3.open_uploads(_prefix()):
+        job = _job(db, job_id)
+        if job.state not in ("queued", "running") or time.monotonic() > deadline:
+            pytest.fail(f"no open upload seen; the job is {job.state} (attempts "
+                        f"{job.attempts}, stage {job.progress_stage}, error {job.error})\n"
+                        f"worker log:\n{worker.log()[-4000:]}")
+        time.sleep(0.02)
 
 
 def _requeued(db: Session, job_id: str, attempts: int) -> bool:
