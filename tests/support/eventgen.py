@@ -77,7 +77,7 @@ def generate_event(db: Session, storage: Storage, owner: User, *, name: str = "B
     for i in range(speakers):
         speaker = Speaker(event_id=event.id, name=f"Speaker {i:05d}",
                           email=f"speaker{i}@example.org", organisation="Gen Org",
-                          short_biography="Speaks about generated things. " * 4)
+                          short_biography=("Speaks about generated things. " * 4).strip())
         if photo_bytes:
             speaker.photo = _media(db, storage, event.id, "image", "images", "image/jpeg",
                                    "jpg", photo_bytes)
@@ -88,7 +88,7 @@ def generate_event(db: Session, storage: Storage, owner: User, *, name: str = "B
     for i in range(sessions):
         begins = start + dt.timedelta(minutes=30 * (i % 200), days=i // 200 % 5)
         row = ProgramSession(event_id=event.id, title=f"Session {i:05d}: generated talk",
-                             short_abstract="An abstract. " * 10, state="accepted",
+                             short_abstract=("An abstract. " * 10).strip(), state="accepted",
                              starts_at=begins, ends_at=begins + dt.timedelta(minutes=25),
                              speakers=[people[i % len(people)]] if people else [])
         if i < video_files:
