@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from eventport.config import get_settings
 from eventport.db.base import utcnow
+from eventport.imports import kept
 from eventport.imports.models import ImportJob
-from eventport.job_lifecycle import ACTIVE_STATES, JobState
+from eventport.job_lifecycle import ACTIVE_STATES
 from eventport.storage import ObjectInfo, Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -65,16 +65,6 @@ def sweep_leftovers(db: Session, storage: Storage, *, now: dt.datetime | None = 
     return report
 
 
-@dataclass(frozen=True)
-class _Staged:
-    """What the sweep needs of an import job."""
-
-    state: str
-    finished: dt.datetime | None
-    dry_run: bool
-    staging_key: str | None
-
-
 def _sweep_staging(db: Session, storage: Storage, now: dt.datetime,
                    grace: dt.timedelta, report: LeftoversReport) -> None:
     try:
@@ -83,17 +73,14 @@ def _sweep_staging(db: Session, storage: Storage, now: dt.datetime,
         report.failed.append(f"listing imports/: {exc}")
         return
     ids = {info.key.split("/")[1] for info in staged if info.key.count("/") >= 2}
-    jobs = {row.id: _Staged(row.state, row.finished_at, row.dry_run, row.staging_key)
-            for row in db.execute(
-                select(ImportJob.id, ImportJob.state, ImportJob.finished_at, ImportJob.dry_run,
-                       ImportJob.staging_key).where(ImportJob.id.in_(ids)))} if ids else {}
-    keep = dt.timedelta(hours=get_settings().import_dry_run_keep_hours)
+    jobs = {job.id: job for job in db.scalars(
+        select(ImportJob).where(ImportJob.id.in_(ids)))} if ids else {}
     in_use = set(db.scalars(select(ImportJob.staging_key).where(  # an applied dry run's
         ImportJob.state.in_(ACTIVE_STATES), ImportJob.staging_key.is_not(None))))
     for info in staged:
         job_id = info.key.split("/")[1] if info.key.count("/") >= 2 else ""
         job = jobs.get(job_id)
-        if info.key in in_use or not _expired(info, job, now, grace, keep):
+        if info.key in in_use or not _expired(info, job, now, grace):
             continue
         try:
             storage.delete(info.key)
@@ -109,16 +96,15 @@ def _sweep_staging(db: Session, storage: Storage, now: dt.datetime,
     db.commit()
 
 
-def _expired(info: ObjectInfo, job: _Staged | None, now: dt.datetime, grace: dt.timedelta,
-             keep: dt.timedelta) -> bool:
+def _expired(info: ObjectInfo, job: ImportJob | None, now: dt.datetime,
+             grace: dt.timedelta) -> bool:
     """Whether a staged object is left over: its job row never came (after ``grace``), its
     job finished over a day ago — or it is a succeeded dry run's kept upload (which
-    ``POST /imports/{id}/apply`` would import) older than the keep time."""
+    ``POST /imports/{id}/apply`` would import) past its keep time (:mod:`.imports.kept`)."""
     if job is None:
         return info.last_modified is None or info.last_modified < now - grace
     if job.state in ACTIVE_STATES:
         return False
-    if (job.dry_run and job.state == JobState.SUCCEEDED.value
-            and job.staging_key == info.key):
-        return job.finished is None or job.finished + keep < now
-    return job.finished is None or job.finished < now - dt.timedelta(days=1)
+    if kept.keeps_upload(job) and job.staging_key == info.key:
+        return kept.kept_until(job, now) is None
+    return job.finished_at is None or job.finished_at < now - dt.timedelta(days=1)

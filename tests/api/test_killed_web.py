@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,15 +21,14 @@ import pytest
 from sqlalchemy.orm import Session
 
 from eventport.accounts.service import create_user
-from eventport.config import get_settings
 from eventport.db import utcnow
 from eventport.events.models import Event
 from eventport.leftovers import UPLOAD_MAX_AGE, sweep_leftovers
-from eventport.storage import get_storage, reset_storage_cache
+from eventport.storage import get_storage
 from tests.api.conftest import EVENT_BODY, PASSWORD
 from tests.storage.servers import free_port, wait_for_port
 from tests.support.celery import wait_until
-from tests.support.cloud import Cloud, start_cloud
+from tests.support.cloud import Cloud, serve_storage
 
 BOUNDARY = "eventport-killed-web"
 SENT_BEFORE_KILL = 20 * 1024 * 1024  # two full 8 MiB parts: a real multipart upload
@@ -44,14 +42,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def s3(tmp_path: Path, settings_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
-    cloud = start_cloud("s3", tmp_path / "s3")
-    cloud.use(monkeypatch)
-    monkeypatch.setenv("EVENTPORT_STORAGE_URL", cloud.direct_url(f"kw-{uuid.uuid4().hex[:8]}"))
-    get_settings.cache_clear()
-    reset_storage_cache()
-    yield cloud
-    cloud.stop()
-    reset_storage_cache()
+    yield from serve_storage("s3", tmp_path / "s3", monkeypatch, "kw")
 
 
 def _body(stop: threading.Event) -> Iterator[bytes]:

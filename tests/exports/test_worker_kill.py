@@ -21,14 +21,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from eventport.config import get_settings
 from eventport.events.models import MediaFile, ProgramSession
 from eventport.exports import service
 from eventport.jobs.export_tasks import requeue_stale_task
-from eventport.storage import get_storage, reset_storage_cache
+from eventport.storage import get_storage
 from tests.exports.conftest import DemoEvent
 from tests.support.celery import Worker, start_worker, wait_until
-from tests.support.cloud import Cloud, start_cloud
+from tests.support.cloud import Cloud, serve_storage
 from tests.support.redis import OwnRedis
 
 KILLS = int(os.environ.get("EVENTPORT_FAULTS_KILLS", "1"))
@@ -45,13 +44,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def s3_storage(settings_env: None, tmp_path: Path,
                monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     """S3 for everything, before the demo event stores its media (list it first)."""
-    cloud = start_cloud("s3", tmp_path / "s3")
-    cloud.use(monkeypatch)
-    monkeypatch.setenv("EVENTPORT_STORAGE_URL", cloud.direct_url(f"wk-{uuid.uuid4().hex[:8]}"))
-    get_settings.cache_clear()
-    reset_storage_cache()
-    yield cloud
-    cloud.stop()
+    yield from serve_storage("s3", tmp_path / "s3", monkeypatch, "wk")
 
 
 def _add_video(db: Session, event_id: int) -> None:

@@ -123,7 +123,7 @@ def test_failure_inside_the_transaction_rolls_everything_back(
     """A row the service layer refuses late (after media were staged) undoes it all."""
     from eventport.events import service as events
 
-    real = events._check_period
+    real = events.check_period
 
     def flaky(starts_at: Any, ends_at: Any, what: str) -> None:
         # The session rule is checked as the rows are written (bulk insert, after the
@@ -132,7 +132,7 @@ def test_failure_inside_the_transaction_rolls_everything_back(
             raise events.InvalidInput("ends_at is before starts_at")
         real(starts_at, ends_at, what)
 
-    monkeypatch.setattr(events, "_check_period", flaky)
+    monkeypatch.setattr(events, "check_period", flaky)
     before, keys = row_counts(db), stored_keys(storage)
     job = run(db, storage, owner, make_archive())
     assert job.state == "failed"

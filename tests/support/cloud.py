@@ -13,12 +13,15 @@ What "open upload" means differs by backend, and so does how it can be seen:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from eventport.config import get_settings
+from eventport.storage import reset_storage_cache
 from tests.storage.servers import (
     AZURITE_KEY,
     BUCKET,
@@ -101,3 +104,20 @@ def start_cloud(name: str, work: Path) -> Cloud:
     write_service_account(work / "sa.json")
     server = STARTERS[name](work)
     return Cloud(name, server, CuttableProxy(server.port), work)
+
+
+def serve_storage(name: str, work: Path, monkeypatch: pytest.MonkeyPatch,
+                  prefix: str) -> Iterator[Cloud]:
+    """A fixture body: Eventport's storage on this cloud's server directly (no proxy),
+    under a fresh ``<prefix>-<random>/`` key prefix, for the test's whole length."""
+    cloud = start_cloud(name, work)
+    cloud.use(monkeypatch)
+    monkeypatch.setenv("EVENTPORT_STORAGE_URL",
+                       cloud.direct_url(f"{prefix}-{uuid.uuid4().hex[:8]}"))
+    get_settings.cache_clear()
+    reset_storage_cache()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+        reset_storage_cache()

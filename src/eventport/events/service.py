@@ -47,7 +47,8 @@ def check_identifier(identifier: str) -> str:
     return identifier
 
 
-def _check_period(starts_at: dt.datetime | None, ends_at: dt.datetime | None, what: str) -> None:
+def check_period(starts_at: dt.datetime | None, ends_at: dt.datetime | None, what: str) -> None:
+    """Both times or neither, in order (events, sessions — and bulk imports, row by row)."""
     if (starts_at is None) != (ends_at is None):
         raise InvalidInput(f"{what}: starts_at and ends_at must be given together")
     if starts_at is not None and ends_at is not None and ends_at < starts_at:
@@ -73,7 +74,7 @@ def create_event(db: Session, owner: User, data: dict[str, Any]) -> Event:
     data = dict(data)
     data["starts_at"] = localize(data["starts_at"], tz)
     data["ends_at"] = localize(data["ends_at"], tz)
-    _check_period(data["starts_at"], data["ends_at"], "event")
+    check_period(data["starts_at"], data["ends_at"], "event")
     identifier = data.pop("identifier", None)
     if identifier:
         check_identifier(identifier)
@@ -102,7 +103,7 @@ def update_event(db: Session, event: Event, changes: dict[str, Any]) -> Event:
             changes[key] = localize(changes[key], tz)
     for key, value in changes.items():
         setattr(event, key, value)
-    _check_period(event.starts_at, event.ends_at, "event")
+    check_period(event.starts_at, event.ends_at, "event")
     db.flush()
     return event
 
@@ -193,7 +194,7 @@ def _apply(db: Session, resource: Resource, event: Event, row: Any, changes: dic
             raise InvalidInput(f"speaker_ids: speaker {min(missing)} does not exist in this event")
         row.speakers = list(speakers)
     if isinstance(row, ProgramSession):
-        _check_period(row.starts_at, row.ends_at, "session")
+        check_period(row.starts_at, row.ends_at, "session")
 
 
 def check_within_event(event: Event, row: Any) -> None:

@@ -10,7 +10,7 @@ still hold, computed here without a round trip per row:
 * references point at rows of this same event — they are mapped from the source's ids
   to the ids inserted just before, so they cannot point anywhere else;
 * naive datetimes are wall-clock time in the event's timezone, and a session's period
-  must be in order (``_check_period``), refused with the item's location as before.
+  must be in order (``check_period``), refused with the item's location as before.
 
 Database ids come back by uuid (unique per server, checked before the import writes),
 and media ids by storage key (unique, freshly generated), so nothing depends on the
@@ -77,7 +77,7 @@ def _row(resource: Resource, item: ItemData, values: dict[str, Any], event_id: i
         row[f"{slot.name}_id"] = media_ids.get(f"{item.source_id}:{slot.name}")
     if resource.model is ProgramSession:
         try:
-            events._check_period(row.get("starts_at"), row.get("ends_at"), "session")
+            events.check_period(row.get("starts_at"), row.get("ends_at"), "session")
         except EventportError as exc:
             raise ImportRefused(f"{item.where}: {exc.detail}") from None
     return row

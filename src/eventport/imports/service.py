@@ -62,7 +62,7 @@ from eventport.imports.source import open_stored
 from eventport.imports.staging import SNIFF_BYTES, publish, stage_media, staging_prefix
 from eventport.imports.zones import check_timezone
 from eventport.job_lifecycle import Clock, JobState, LostOwnership, new_job_id
-from eventport.storage import Storage, StorageError, deferred_sync, get_storage
+from eventport.storage import Storage, StorageError, get_storage
 from eventport.streams import chunks_of, limited, read_head
 
 log = logging.getLogger(__name__)
@@ -363,9 +363,9 @@ def _run_fresh(run: _Run, storage: Storage, job: _JobView, limits: ZipLimits | N
         if job.mode == "update" and zf is not None:
             with run.sessions() as db:
                 skip = importer.unchanged_media(db, _target(db, job).id, data)
-        with deferred_sync(storage):  # staged files durable together, before the commit
-            staged = (stage_media(run.job_id, run.progress, storage, zf, data, job.dry_run,
-                                  skip) if zf is not None else {})
+        # stage_media makes what it staged durable before it returns: before the commit
+        staged = (stage_media(run.job_id, run.progress, storage, zf, data, job.dry_run,
+                              skip) if zf is not None else {})
     finally:
         if zf is not None:
             zf.close()
@@ -399,7 +399,7 @@ def _finish_dry_run(run: _Run, storage: Storage, job: _JobView, data: EventData,
                        warnings=warnings, **({} if keep else {"staging_key": None}))
     if keep and state != JobState.SUCCEEDED.value:
         _cleanup(storage, run.job_id, job.key)  # cancelled meanwhile, or no longer ours
-    return JobState.SUCCEEDED.value
+    return state or JobState.SUCCEEDED.value
 
 
 @dataclass(frozen=True)
