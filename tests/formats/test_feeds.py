@@ -143,3 +143,24 @@ def test_feed_cache_serves_stale_and_renders_once_aside() -> None:
     for key in ("a", "b"):  # least recently used goes first
         cache.get(key, lambda: b"x", lambda: b"x")
     assert cache.get("k", lambda: b"cold", lambda: b"cold").body == b"cold"
+
+
+def test_a_late_background_render_does_not_bring_back_an_evicted_feed() -> None:
+    """A refresh that ends after its feed was evicted keeps nothing: the feed used since
+    stays cached (under load, the refresh used to push it out)."""
+    cache = FeedCache(max_age=0, max_stale=60, entries=1)
+    gate, done = threading.Event(), threading.Event()
+
+    def slow() -> bytes:
+        gate.wait(10)
+        done.set()
+        return b"late"
+
+    cache.get("old", lambda: b"v1", slow)
+    cache.get("old", lambda: b"never", slow)  # stale: the refresh starts, held at the gate
+    cache.get("new", lambda: b"fresh", lambda: b"fresh")  # evicts "old"
+    gate.set()
+    assert done.wait(10)
+    time.sleep(0.05)  # the refresh thread stores (or not) right after rendering
+    assert cache.get("new", lambda: b"re-rendered", lambda: b"x").body == b"fresh"
+    assert cache.get("old", lambda: b"cold", lambda: b"x").body == b"cold"

@@ -80,17 +80,24 @@ class FeedCache:
         try:
             with self._lock:
                 previous = self._items.get(key)
-            self._store(key, render_entry(render(), previous))
+            self._store(key, render_entry(render(), previous), refresh=True)
         except Exception:  # the stale entry stays; the next request past max_age retries
             log.warning("feed %r: background render failed", key, exc_info=True)
         finally:
             with self._lock:
                 self._refreshing.discard(key)
 
-    def _store(self, key: Hashable, entry: RenderedFeed) -> RenderedFeed:
+    def _store(self, key: Hashable, entry: RenderedFeed, refresh: bool = False
+               ) -> RenderedFeed:
+        """Keep ``entry``. A background refresh is not a use: it keeps the entry's place
+        in the eviction order, and keeps nothing for a key evicted meanwhile (it would
+        push out a feed used since, for one nobody asked for lately)."""
         with self._lock:
+            if refresh and key not in self._items:
+                return entry
             self._items[key] = entry
-            self._items.move_to_end(key)
+            if not refresh:
+                self._items.move_to_end(key)
             while len(self._items) > self.entries:
                 self._items.popitem(last=False)
         return entry
