@@ -298,6 +298,7 @@ class ObstoreBackend:
             if err is exc:
                 raise
             raise err from exc
+        self._drop_retried_uploads(key)
         return digest.result(key)
 
     @contextlib.contextmanager
@@ -330,6 +331,15 @@ class ObstoreBackend:
             # multipart upload; the caller gets the original error, never the abort's.
             self._abort(raw, key, exc)
             raise
+        self._drop_retried_uploads(key)
+
+    def _drop_retried_uploads(self, key: str) -> None:
+        """After a multipart upload completed, abort any other upload still open for
+        ``key``: a create whose answer an outage swallowed is retried by the client, and
+        the first upload it opened (unknown to us, billed until aborted) stays open
+        otherwise. Keys are unique to their job, so nothing else writes there.
+        Best-effort and brief: what this misses, the sweep aborts."""
+        abort_open_uploads(self, key, seconds=5.0)
 
     def _abort(self, raw: Any, key: str, exc: BaseException) -> None:
         try:
