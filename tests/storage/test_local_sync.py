@@ -50,6 +50,24 @@ def test_block_syncs_every_object_once_at_its_end(tmp_path: Path, synced: list[s
     assert len(synced) == len(set(synced)) < 4 * 21  # one fsync per file and directory
 
 
+def test_moving_durable_objects_syncs_their_directories_only(
+        tmp_path: Path, synced: list[str]) -> None:
+    """An import's publish renames thousands of files staged (and synced) earlier: the
+    renames are made durable by their directories' fsyncs; the files need none."""
+    storage = LocalStorage(tmp_path)
+    with deferred_sync(storage):
+        for n in range(10):
+            storage.put_stream(f"imports/job/media/{n:03d}", [b"x" * 1000])
+    synced.clear()
+    with deferred_sync(storage):
+        for n in range(10):
+            storage.move(f"imports/job/media/{n:03d}", f"events/1/media/images/{n}.jpg")
+    root = os.path.realpath(tmp_path)
+    assert sorted(synced) == [f"{root}/.meta/events/1/media/images",
+                              f"{root}/events/1/media/images"]
+    assert b"".join(storage.open("events/1/media/images/9.jpg")) == b"x" * 1000
+
+
 def test_block_syncs_when_it_raises_and_leaves_other_threads_alone(
         tmp_path: Path, synced: list[str]) -> None:
     storage = LocalStorage(tmp_path)

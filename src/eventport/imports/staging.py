@@ -17,6 +17,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from eventport.events.media import sniff
 from eventport.events.resources import ACCEPTED_TYPES
@@ -29,8 +30,6 @@ from eventport.storage import Storage, deferred_sync
 PUBLISH_THREADS = 4
 #: Threads staging a local upload's media (reading the zip, hashing, writing).
 STAGE_THREADS = 3
-#: Files a staging thread writes before fsyncing them together.
-SYNC_BATCH = 32
 SNIFF_BYTES = 8192
 
 Progress = Callable[..., None]  # (stage, done, total, force=False)
@@ -81,7 +80,7 @@ class _Checked:
 
 
 class _Bytes:
-    """Bytes staged so far, added to by the staging threads, read by the progress loop."""
+    """Bytes (or files) done so far, added to by the staging threads, read by the progress loop."""
 
     def __init__(self) -> None:
         self.done = 0
@@ -117,33 +116,38 @@ def _stage_one(job_id: str, storage: Storage, zf: SafeZip, number: int, ref: Med
     return Staged(ref, key, str(checked.type), size, sha)
 
 
-def _stage_batch(job_id: str, storage: Storage, zf: SafeZip,
-                 batch: list[tuple[int, MediaRef]], dry_run: bool,
-                 on_bytes: Callable[[int], None]) -> list[Staged]:
-    """A batch of files, made durable together at its end (fsyncs issued at once)."""
-    with deferred_sync(storage):
-        return [_stage_one(job_id, storage, zf, number, ref, dry_run, on_bytes)
-                for number, ref in batch]
+T = TypeVar("T")
 
 
-def _stage_parallel(run: Callable[[list[tuple[int, MediaRef]]], list[Staged]],
-                    batches: list[list[tuple[int, MediaRef]]], report: Callable[[], None]
-                    ) -> list[Staged]:
-    """Batches on :data:`STAGE_THREADS` threads; progress reported from this thread."""
-    out: list[Staged] = []
-    with ThreadPoolExecutor(max_workers=STAGE_THREADS) as pool:
-        pending = {pool.submit(run, batch) for batch in batches}
+def _in_parallel(work: Callable[[T], None], items: list[T], threads: int, storage: Storage,
+                 report: Callable[[], None]) -> None:
+    """``work`` on every item, the items shared out over ``threads`` threads, each
+    share inside one deferred-sync block (on local disk: each directory fsynced once per
+    thread, not once per file or batch — 110 directory fsyncs cost an import ~1 s);
+    every block ends, durable, before this returns. Progress is reported from this
+    thread. The first failure (a thread's, or this thread's: a cancel seen by
+    ``report``) stops every share at its next item and is raised."""
+    shares = [share for share in (items[i::threads] for i in range(threads)) if share]
+    stop = threading.Event()
+
+    def run(share: list[T]) -> None:
+        with deferred_sync(storage):
+            for item in share:
+                if stop.is_set():
+                    return
+                work(item)
+
+    with ThreadPoolExecutor(max_workers=max(len(shares), 1)) as pool:
+        pending = {pool.submit(run, share) for share in shares}
         try:
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
-                    out += future.result()  # the first failure stops the import
+                    future.result()
                 report()
         except BaseException:
-            for future in pending:
-                future.cancel()
+            stop.set()
             raise
-    return out
 
 
 def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
@@ -152,8 +156,8 @@ def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
     """Copy every media file out of the zip (but those in ``skip``), checking as it goes.
 
     A local upload is read by :data:`STAGE_THREADS` threads at once (reading, hashing
-    and writing overlap; each thread's batch of :data:`SYNC_BATCH` files is fsynced
-    together, all before this returns, so before the rows naming them are committed)."""
+    and writing overlap); every staged file is durable before this returns, so before
+    the rows naming them are committed."""
     refs = data.media()
     todo = [(number, ref) for number, ref in enumerate(refs, start=1) if ref.path not in skip]
     total = sum(zf.info(ref.path).file_size for _, ref in todo)
@@ -161,21 +165,14 @@ def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
     progress("media", 0, total, force=True)
     parallel = zf.on_os_file() and len(todo) > 1
 
-    def on_bytes(count: int) -> None:
-        counter.add(count)
-        if not parallel:
-            progress("media", counter.done, total)
+    written: list[Staged] = []
 
-    batches = [todo[i:i + SYNC_BATCH] for i in range(0, len(todo), SYNC_BATCH)]
+    def work(item: tuple[int, MediaRef]) -> None:
+        number, ref = item
+        written.append(_stage_one(job_id, storage, zf, number, ref, dry_run, counter.add))
 
-    def run(batch: list[tuple[int, MediaRef]]) -> list[Staged]:
-        return _stage_batch(job_id, storage, zf, batch, dry_run, on_bytes)
-
-    if parallel:
-        written = _stage_parallel(run, batches,
-                                  lambda: progress("media", counter.done, total))
-    else:
-        written = [staged for batch in batches for staged in run(batch)]
+    _in_parallel(work, todo, STAGE_THREADS if parallel else 1, storage,
+                 lambda: progress("media", counter.done, total))
     by_path = {staged.ref.path: staged for staged in written}
     # unchanged in an update: the declared hash is the one the event holds
     return {ref.path: by_path.get(ref.path) or Staged(ref, None, "", ref.size or 0,
@@ -183,28 +180,23 @@ def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
 
 
 def publish(progress: Progress, storage: Storage, moves: list[tuple[str, str]]) -> None:
-    """Move staged media to their final keys (idempotent: a retry skips what moved).
-
-    Each thread moves a batch of :data:`SYNC_BATCH` files and makes the batch durable
-    at its end (on local disk: the directories fsynced once per batch instead of once
-    per file — 1,740 directory fsyncs cost ~1 s); all batches end before this returns,
-    so before the job says it succeeded."""
+    """Move staged media to their final keys (idempotent: a retry skips what moved);
+    durable before this returns, so before the job says it succeeded."""
     progress("publishing", 0, len(moves), force=True)
+    moved = _Bytes()
 
-    def move_batch(batch: list[tuple[str, str]]) -> int:
-        with deferred_sync(storage):
-            for source, target in batch:
-                if not storage.exists(target):
-                    storage.move(source, target)
-        return len(batch)
+    def move(item: tuple[str, str]) -> None:
+        source, target = item
+        if not storage.exists(target):
+            storage.move(source, target)
+        moved.add(1)
 
-    batches = [moves[i:i + SYNC_BATCH] for i in range(0, len(moves), SYNC_BATCH)]
-    done = 0
-    # Server-side copies are latency-bound: a few in flight hide the round trips.
-    with ThreadPoolExecutor(max_workers=PUBLISH_THREADS) as pool:
-        for count in pool.map(move_batch, batches):
-            done += count
-            progress("publishing", done, len(moves))
+    # Server-side copies are latency-bound: a few in flight hide the round trips. Renames
+    # on local disk are not, and threads contend for the directories (1,740 moves:
+    # 0.9 s on four threads, 0.36 s on one).
+    renames = callable(getattr(storage, "local_path", None))
+    _in_parallel(move, moves, 1 if renames else PUBLISH_THREADS, storage,
+                 lambda: progress("publishing", moved.done, len(moves)))
 
 
 __all__ = ["publish", "stage_media", "staging_prefix"]

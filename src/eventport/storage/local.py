@@ -102,6 +102,17 @@ class _SyncBatch:
             self.files.update(files)
             self.dirs.update(dirs)
 
+    def moved(self, renames: tuple[tuple[str, str], ...], dirs: tuple[Path, ...]) -> None:
+        """Files renamed inside the block: the directories must reach the disk; a file's
+        own fsync only if it was written in this block too (one made durable earlier
+        needs none: fsyncing 3,480 renamed, clean files cost an import's publish ~1 s)."""
+        with self._lock:
+            for source, target in renames:
+                if source in self.files:
+                    self.files.discard(source)
+                    self.files.add(target)
+            self.dirs.update(dirs)
+
     def sync(self) -> None:
         """Every file first (data, then the renames that name it), in parallel."""
         with ThreadPoolExecutor(max_workers=SYNC_THREADS) as pool:
@@ -156,8 +167,10 @@ class _LocalWriter(HashingWriter):
 
     def _commit(self, result: PutResult) -> None:
         self._fh.flush()
-        if _open_batch() is None:  # in a deferred-sync block the block's end syncs it
+        if _open_batch() is None:
             os.fsync(self._fh.fileno())
+        else:  # the block's end syncs it; its pages head for the disk meanwhile
+            self._start_writeback()
         self._fh.close()  # the file is complete and closed before it is renamed into place
         self._publish(result)
 
@@ -434,9 +447,10 @@ class LocalStorage(PutStreamViaWriter):
         with contextlib.suppress(FileNotFoundError):
             os.replace(source_meta, target_meta)
         batch = _open_batch()
-        if batch is not None:  # the object may have been put in this block: sync it there
-            batch.add((str(target_path), str(target_meta)),
-                      (target_path.parent, target_meta.parent))
+        if batch is not None:  # the renames (and what was put in this block) sync there
+            batch.moved(((str(source_path), str(target_path)),
+                         (str(source_meta), str(target_meta))),
+                        (target_path.parent, target_meta.parent))
         else:
             _fsync_dir(target_path.parent)
         self._prune(source_path.parent, self.root)
