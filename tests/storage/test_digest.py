@@ -7,8 +7,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from eventport.storage._common import ASYNC_HASH_MIN
 from eventport.storage.local import LocalStorage
+from eventport.streams import BACKGROUND_HASH_MIN as ASYNC_HASH_MIN
 
 
 def test_the_put_hash_is_the_stored_bytes_hash_whatever_the_chunks(tmp_path: Path) -> None:

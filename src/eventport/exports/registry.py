@@ -39,6 +39,8 @@ class ExportContext:
     open_media: Callable[[str], Iterator[bytes]] = _no_media
     #: whether a media object exists (False only for "not found"; outages raise)
     media_exists: Callable[[str], bool] = lambda key: True
+    #: existence checks in flight: several where each is a round trip (object stores)
+    lookup_threads: int = 1
     #: records something skipped; the job lists it in ``warnings``
     warn: Callable[[dict[str, Any]], None] = lambda warning: None
     #: (stage, done, total); cheap to call often, the job throttles writes

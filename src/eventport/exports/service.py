@@ -50,8 +50,11 @@ from eventport.exports.snapshot import read_snapshot
 from eventport.exports.verify import ArchiveInvalid, check_entries, verify_archive
 from eventport.imports.source import open_stored
 from eventport.job_lifecycle import Clock, JobCancelled, LostOwnership
-from eventport.storage import PutResult, Storage, StorageError, get_storage
+from eventport.storage import PutResult, Storage, StorageError, get_storage, round_trips
 from eventport.storage.retry import Patience
+
+#: Existence checks in flight before an export's copy, on object stores (HEAD requests).
+LOOKUP_THREADS = 8
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +263,7 @@ class _Run(lifecycle.JobAttempt):
                 lambda start: storage.open(key, start=start), f"reading {key}"),
             media_exists=lambda key: patience.call(lambda: storage.exists(key),
                                                    f"looking up {key}"),
+            lookup_threads=LOOKUP_THREADS if round_trips(storage) else 1,
             warn=self.warn,
             progress=self.progress,
             check_cancelled=self.check,

@@ -25,7 +25,7 @@ from eventport.imports.errors import ImportRefused
 from eventport.imports.eventdata import EventData, MediaRef
 from eventport.imports.importer import Staged
 from eventport.imports.safezip import SafeZip
-from eventport.storage import Storage, deferred_sync
+from eventport.storage import Storage, deferred_sync, round_trips
 
 PUBLISH_THREADS = 4
 #: Threads staging a local upload's media (reading the zip, hashing, writing).
@@ -191,11 +191,8 @@ def publish(progress: Progress, storage: Storage, moves: list[tuple[str, str]]) 
             storage.move(source, target)
         moved.add(1)
 
-    # Server-side copies are latency-bound: a few in flight hide the round trips. Renames
-    # on local disk are not, and threads contend for the directories (1,740 moves:
-    # 0.9 s on four threads, 0.36 s on one).
-    renames = callable(getattr(storage, "local_path", None))
-    _in_parallel(move, moves, 1 if renames else PUBLISH_THREADS, storage,
+    # Server-side copies are latency-bound: a few in flight hide the round trips.
+    _in_parallel(move, moves, PUBLISH_THREADS if round_trips(storage) else 1, storage,
                  lambda: progress("publishing", moved.done, len(moves)))
 
 

@@ -6,11 +6,7 @@ change these helpers without touching the contract other packages import.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, NoReturn, Protocol, cast
@@ -18,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from eventport.storage.base import DEFAULT_CHUNK_SIZE, PutResult, StorageError, StorageWriter
 from eventport.storage.base import content_disposition as content_disposition
+from eventport.streams import Sha256
 
 #: Read size for file-like inputs and local files. 1 MiB keeps syscalls few while the
 #: memory a put holds stays far below one upload part.
@@ -64,57 +61,19 @@ def rechunk(chunks: Iterable[bytes], size: int = DEFAULT_CHUNK_SIZE) -> Iterator
         yield bytes(buf)
 
 
-#: Chunks at least this large are hashed on a pool thread while the next one is sent.
-ASYNC_HASH_MIN = 256 * 1024
-_hash_pool: tuple[int, ThreadPoolExecutor] | None = None
-_hash_pool_lock = threading.Lock()
-
-
-def _hasher() -> ThreadPoolExecutor:
-    """The process's hashing threads (made anew in a forked child: a pool's threads do
-    not survive a fork, and a Celery prefork worker forks after import)."""
-    global _hash_pool
-    with _hash_pool_lock:
-        if _hash_pool is None or _hash_pool[0] != os.getpid():
-            _hash_pool = (os.getpid(), ThreadPoolExecutor(max_workers=4,
-                                                          thread_name_prefix="sha256"))
-        return _hash_pool[1]
-
-
-def _immutable(chunk: bytes | bytearray | memoryview) -> bool:
-    """Bytes nobody can change after ``write`` returns (a caller may reuse a buffer)."""
-    return isinstance(chunk, bytes) or (isinstance(chunk, memoryview)
-                                        and isinstance(chunk.obj, bytes))
-
-
 class Digest:
-    """Running size + SHA-256 of what passed through, so a put never re-reads its object.
-
-    A large chunk is hashed on a pool thread while the caller sends it (``hashlib``
-    releases the GIL, as do file writes and the cloud clients): hashing no longer adds
-    its ~0.5 s per 800 MB to every upload. One chunk at most is in flight, so the hash
-    still sees the chunks in order and memory stays at one chunk."""
+    """Running size + SHA-256 of what passed through, so a put never re-reads its object
+    (hashed beside the sending: :class:`eventport.streams.Sha256`)."""
 
     def __init__(self) -> None:
-        self._sha = hashlib.sha256()
-        self._pending: Future[None] | None = None
+        self._sha = Sha256()
         self.size = 0
 
     def update(self, chunk: bytes | bytearray | memoryview) -> None:
-        self._wait()
+        self._sha.update(chunk)
         self.size += len(chunk)
-        if len(chunk) >= ASYNC_HASH_MIN and _immutable(chunk):
-            self._pending = _hasher().submit(self._sha.update, chunk)
-        else:
-            self._sha.update(chunk)
-
-    def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
 
     def result(self, key: str) -> PutResult:
-        self._wait()
         return PutResult(key=key, size=self.size, sha256=self._sha.hexdigest())
 
 

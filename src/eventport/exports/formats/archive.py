@@ -50,8 +50,6 @@ from eventport.exports.zipwriter import ArchiveWriter, canonical_json
 
 #: Check for cancellation (and report progress) at least this often while copying media.
 _CHECK_EVERY_BYTES = 8 * 1024 * 1024
-#: Existence checks in flight before the copy (latency-bound HEAD requests on clouds).
-_LOOKUP_THREADS = 8
 
 
 def _drop_excluded_media(
@@ -241,8 +239,14 @@ def _find_missing(media: list[MediaEntry], ctx: ExportContext) -> list[dict[str,
     """Media that storage reports not found, asked before any document is written (their
     references must become ``null``). An outage raises here and fails the export."""
     ctx.progress("checking media", 0, len(media))
-    with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
-        present = list(pool.map(lambda m: ctx.media_exists(m.storage_key), media))
+    def exists(entry: MediaEntry) -> bool:
+        return ctx.media_exists(entry.storage_key)
+
+    if ctx.lookup_threads > 1:
+        with ThreadPoolExecutor(max_workers=ctx.lookup_threads) as pool:
+            present = list(pool.map(exists, media))
+    else:  # a local stat: a pool's hand-offs would cost more than the lookups
+        present = [exists(entry) for entry in media]
     missing = []
     for entry, exists in zip(media, present, strict=True):
         if not exists:
