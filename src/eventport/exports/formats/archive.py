@@ -239,14 +239,15 @@ def _find_missing(media: list[MediaEntry], ctx: ExportContext) -> list[dict[str,
     """Media that storage reports not found, asked before any document is written (their
     references must become ``null``). An outage raises here and fails the export."""
     ctx.progress("checking media", 0, len(media))
-    def exists(entry: MediaEntry) -> bool:
+
+    def stored(entry: MediaEntry) -> bool:
         return ctx.media_exists(entry.storage_key)
 
     if ctx.lookup_threads > 1:
         with ThreadPoolExecutor(max_workers=ctx.lookup_threads) as pool:
-            present = list(pool.map(exists, media))
+            present = list(pool.map(stored, media))
     else:  # a local stat: a pool's hand-offs would cost more than the lookups
-        present = [exists(entry) for entry in media]
+        present = [stored(entry) for entry in media]
     missing = []
     for entry, exists in zip(media, present, strict=True):
         if not exists:
