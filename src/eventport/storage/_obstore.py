@@ -275,31 +275,17 @@ class ObstoreBackend:
             )
             return digest.result(key)
 
-        def produce() -> Iterator[bytes]:
+        # Multipart, through the writer: the caller's stream is read here, in Python. Handed
+        # to obstore.put as an iterator it would be read from inside obstore's runtime,
+        # and a stream that itself reads from this store (an import staging a large video
+        # out of an upload stored here) panics: "Cannot start a runtime from within a
+        # runtime". The writer aborts the upload if the stream fails; no object appears.
+        with self.writer(key, content_type=content_type, metadata=metadata,
+                         filename=filename) as out:
             for part in itertools.chain((first, second), parts):
-                digest.update(part)
-                yield part
-
-        # Multipart: parts go out as they are produced. If ``produce`` raises (the
-        # caller's stream failed) obstore aborts the upload; no object appears.
-        try:
-            obstore.put(
-                store,
-                key,
-                produce(),
-                attributes=attrs,
-                chunk_size=self.part_size,
-                max_concurrency=MAX_CONCURRENCY,
-            )
-        except StorageError:
-            raise
-        except Exception as exc:
-            err = self.translate_write(exc, key)
-            if err is exc:
-                raise
-            raise err from exc
-        self._drop_retried_uploads(key)
-        return digest.result(key)
+                out.write(part)
+        assert out.result is not None
+        return out.result
 
     @contextlib.contextmanager
     def writer(
