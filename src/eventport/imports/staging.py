@@ -119,16 +119,21 @@ def _stage_one(job_id: str, storage: Storage, zf: SafeZip, number: int, ref: Med
 T = TypeVar("T")
 
 
+class _Stopped(Exception):
+    """Raised in a staging thread once the import is stopping (its cause is raised)."""
+
+
 def _in_parallel(work: Callable[[T], None], items: list[T], threads: int, storage: Storage,
-                 report: Callable[[], None]) -> None:
+                 report: Callable[[], None], stop: threading.Event | None = None) -> None:
     """``work`` on every item, the items shared out over ``threads`` threads, each
     share inside one deferred-sync block (on local disk: each directory fsynced once per
     thread, not once per file or batch — 110 directory fsyncs cost an import ~1 s);
     every block ends, durable, before this returns. Progress is reported from this
     thread. The first failure (a thread's, or this thread's: a cancel seen by
-    ``report``) stops every share at its next item and is raised."""
+    ``report``) sets ``stop``, which ends every share at its next item (``work`` may
+    watch it too, to stop within a large item), and is raised."""
     shares = [share for share in (items[i::threads] for i in range(threads)) if share]
-    stop = threading.Event()
+    stop = stop or threading.Event()
 
     def run(share: list[T]) -> None:
         with deferred_sync(storage):
@@ -166,13 +171,19 @@ def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
     parallel = zf.on_os_file() and len(todo) > 1
 
     written: list[Staged] = []
+    stop = threading.Event()
+
+    def on_bytes(count: int) -> None:
+        if stop.is_set():  # cancelled or failed: a large video is not staged to its end
+            raise _Stopped
+        counter.add(count)
 
     def work(item: tuple[int, MediaRef]) -> None:
         number, ref = item
-        written.append(_stage_one(job_id, storage, zf, number, ref, dry_run, counter.add))
+        written.append(_stage_one(job_id, storage, zf, number, ref, dry_run, on_bytes))
 
     _in_parallel(work, todo, STAGE_THREADS if parallel else 1, storage,
-                 lambda: progress("media", counter.done, total))
+                 lambda: progress("media", counter.done, total), stop)
     by_path = {staged.ref.path: staged for staged in written}
     # unchanged in an update: the declared hash is the one the event holds
     return {ref.path: by_path.get(ref.path) or Staged(ref, None, "", ref.size or 0,
