@@ -202,8 +202,17 @@ def import_only(archive: Path, mode: str) -> None:
         job_id = job.id
     upload_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    state = service.run_import(job_id, storage=storage)
+    stages: list[tuple[str, float]] = []
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if not stages or stages[-1][0] != stage:
+            stages.append((stage, time.perf_counter() - started))
+
+    state = service.run_import(job_id, storage=storage, on_progress=on_progress)
     import_seconds = time.perf_counter() - started
+    ends = [at for _, at in stages[1:]] + [import_seconds]
+    print("job stages: " + ", ".join(f"{name} {end - at:.2f} s"
+                                     for (name, at), end in zip(stages, ends)))
     with session_scope() as db:
         job = db.get(service.ImportJob, job_id)
         assert job is not None
