@@ -122,4 +122,3 @@ def round_trips(storage: Storage) -> bool:
     only add GIL hand-offs and directory-lock contention (measured: 1,740 existence
     checks 0.07 s on one thread, 0.29 s on eight; 1,740 renames 0.36 s vs 0.9 s)."""
     return urlsplit(storage.url).scheme not in SELF_SERVED
-
