@@ -27,6 +27,15 @@ from eventport.imports import service
 from eventport.imports.models import ImportJob
 from eventport.storage import Storage, get_storage
 from tests.sample_data import DATA
+from tests.storage.conftest import (  # noqa: F401 (fixtures: imports on object stores)
+    azurite_server,
+    download_server,
+    gcs_server,
+    make_storage,
+    moto_server,
+    service_account_file,
+    storage_env,
+)
 
 FOSSASIA = DATA / "open-event" / "FOSSASIASummit2016"
 SCHEDULES = DATA / "schedules"

@@ -32,15 +32,6 @@ from eventport.storage import Storage
 from tests.imports.archives import base_documents, make_archive
 from tests.imports.conftest import FOSSASIA, SCHEDULES, export_archive, open_event_zip, run
 from tests.imports.test_api import PASSWORD, headers_for
-from tests.storage.conftest import (  # noqa: F401
-    azurite_server,
-    download_server,
-    gcs_server,
-    make_storage,
-    moto_server,
-    service_account_file,
-    storage_env,
-)
 
 FOSDEM = SCHEDULES / "fosdem-2007-schedule.xml"
 
@@ -221,7 +212,7 @@ class _Metered:
 
 @pytest.mark.parametrize("name", ["s3", "gcs", "azure"])
 def test_probe_reads_little_of_an_archive_on_object_stores(
-        name: str, make_storage: Callable[[str], Any]) -> None:  # noqa: F811
+        name: str, make_storage: Callable[[str], Any]) -> None:
     """Against moto's S3, fake-gcs-server and Azurite, through the ranged reads a request
     makes (bounded ranges): the 409 probe consumes < 512 KiB of a 24 MB archive."""
     storage = make_storage(name).storage

@@ -20,15 +20,6 @@ from eventport.events.media import store_media
 from eventport.events.models import MediaFile, ProgramSession
 from eventport.events.resources import RESOURCES
 from tests.imports.conftest import build_full_event, export_archive, run
-from tests.storage.conftest import (  # noqa: F401
-    azurite_server,
-    download_server,
-    gcs_server,
-    make_storage,
-    moto_server,
-    service_account_file,
-    storage_env,
-)
 
 
 def _hashes(db: Session, storage: Any, event_id: int) -> list[str]:
@@ -44,7 +35,7 @@ def _hashes(db: Session, storage: Any, event_id: int) -> list[str]:
 
 @pytest.mark.parametrize("name", ["s3", "gcs", "azure"])
 def test_an_archive_imports_back_onto_the_object_store_it_was_exported_to(
-        name: str, make_storage: Callable[[str], Any], db: Session,  # noqa: F811
+        name: str, make_storage: Callable[[str], Any], db: Session,
         owner: User) -> None:
     storage = make_storage(name).storage
     event = build_full_event(db, storage, owner)
