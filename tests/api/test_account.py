@@ -169,3 +169,15 @@ def test_docs_need_no_internet(client: TestClient) -> None:
     script = client.get("/docs-assets/swagger-ui-bundle.js")
     assert script.status_code == 200 and len(script.content) > 500_000
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+
+
+def test_an_unknown_email_and_a_wrong_password_get_the_same_answer(
+        client: TestClient, owner: Caller) -> None:
+    """No user enumeration: an unknown address is checked against a dummy hash (made on
+    first use, not at import) and answered exactly like a wrong password."""
+    wrong = client.post("/api/v1/auth/token",
+                        json={"email": owner.email, "password": "not the password"})
+    unknown = client.post("/api/v1/auth/token",
+                          json={"email": "nobody@example.org", "password": "not the password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()

@@ -9,6 +9,7 @@ cannot be replayed. A user without a role on an event is told the event does not
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from typing import Any
@@ -26,8 +27,16 @@ from eventport.db.paging import paginate
 from eventport.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 _hasher = PasswordHasher()
-#: verified against when the e-mail is unknown, so both paths cost the same time
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the e-mail is unknown, so both paths cost the same time.
+
+    Made on first use, not at import: an Argon2 hash takes 64 MiB and a burst of threads,
+    and every worker and CLI process imports this module (a worker's peak RSS was
+    138 MB for it, 75 MB once started)."""
+    return _hasher.hash("not-a-real-password")
 
 RANK = {Role.OWNER: 3, Role.ORGANIZER: 2, Role.COORGANIZER: 1}
 MIN_PASSWORD_LENGTH = 8
@@ -53,7 +62,7 @@ def create_user(
 def authenticate(db: Session, email: str, password: str) -> User | None:
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.is_active:
