@@ -59,13 +59,14 @@ _hash_pool_lock = threading.Lock()
 
 
 def _hashers() -> ThreadPoolExecutor:
-    """The process's hashing threads (made anew in a forked child: a pool's threads do
-    not survive a fork, and a Celery prefork worker forks after import)."""
+    """The process's hashing threads, as many as Python's default pool (cores + 4, at
+    most 32: a web process hashing many uploads at once must not queue them on a few);
+    made anew in a forked child (a pool's threads do not survive a fork, and a Celery
+    prefork worker forks after import)."""
     global _hash_pool
     with _hash_pool_lock:
         if _hash_pool is None or _hash_pool[0] != os.getpid():
-            _hash_pool = (os.getpid(), ThreadPoolExecutor(max_workers=4,
-                                                          thread_name_prefix="sha256"))
+            _hash_pool = (os.getpid(), ThreadPoolExecutor(thread_name_prefix="sha256"))
         return _hash_pool[1]
 
 
