@@ -79,8 +79,8 @@ class _Checked:
             yield pending
 
 
-class _Bytes:
-    """Bytes (or files) done so far, added to by the staging threads, read by the progress loop."""
+class _Counter:
+    """Bytes (or files) done so far: added to by worker threads, read by the progress loop."""
 
     def __init__(self) -> None:
         self.done = 0
@@ -166,7 +166,7 @@ def stage_media(job_id: str, progress: Progress, storage: Storage, zf: SafeZip,
     refs = data.media()
     todo = [(number, ref) for number, ref in enumerate(refs, start=1) if ref.path not in skip]
     total = sum(zf.info(ref.path).file_size for _, ref in todo)
-    counter = _Bytes()
+    counter = _Counter()
     progress("media", 0, total, force=True)
     parallel = zf.on_os_file() and len(todo) > 1
 
@@ -194,7 +194,7 @@ def publish(progress: Progress, storage: Storage, moves: list[tuple[str, str]]) 
     """Move staged media to their final keys (idempotent: a retry skips what moved);
     durable before this returns, so before the job says it succeeded."""
     progress("publishing", 0, len(moves), force=True)
-    moved = _Bytes()
+    moved = _Counter()
 
     def move(item: tuple[str, str]) -> None:
         source, target = item

@@ -158,14 +158,15 @@ class Patience:
 
 
 def abort_open_uploads(storage: Any, key: str, *, seconds: float = 30.0) -> None:
-    """Make sure no multipart upload stays open for ``key`` after a failed write: on
-    backends that can list them (S3), abort whatever is left, retrying through an outage
-    for ``seconds``. Never raises — the caller is already reporting the original error —
-    and what this cannot reach, the daily sweep aborts (jobs.maintenance)."""
+    """Make sure no multipart upload stays open for ``key`` (that key only, not keys it
+    is a prefix of) after a write: on backends that can list them (S3), abort whatever
+    is left, retrying through an outage for ``seconds``. Never raises — after a failure
+    the caller is already reporting the original error — and what this cannot reach,
+    the daily sweep aborts (jobs.maintenance)."""
     abort = getattr(storage, "abort_incomplete_uploads", None)
     if abort is None:
         return
     try:
-        Patience(seconds).call(lambda: abort(key), f"aborting uploads of {key}")
+        Patience(seconds).call(lambda: abort(key, exact=True), f"aborting uploads of {key}")
     except Exception:
         log.warning("could not abort open uploads of %s; the sweep will", key, exc_info=True)

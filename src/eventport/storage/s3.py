@@ -86,9 +86,10 @@ class S3Storage(ObstoreBackend):
             url=parsed.url,
         )
 
-    def abort_incomplete_uploads(self, prefix: str,
-                                 older_than: dt.datetime | None = None) -> int:
-        """Abort multipart uploads left open under ``prefix``; returns how many.
+    def abort_incomplete_uploads(self, prefix: str, older_than: dt.datetime | None = None,
+                                 *, exact: bool = False) -> int:
+        """Abort multipart uploads left open under ``prefix`` (``exact``: of that key
+        only); returns how many.
 
         A worker killed mid-upload (SIGKILL, OOM, a lost node) cannot abort its own
         upload, and the parts it sent are billed until someone does; the job's next
@@ -116,6 +117,8 @@ class S3Storage(ObstoreBackend):
                 for upload in page.get("Uploads", []):
                     if older_than is not None and upload["Initiated"] >= older_than:
                         continue  # maybe still being written: the sweep's next run decides
+                    if exact and upload["Key"] != full_prefix:
+                        continue  # another key that merely starts with this one
                     aborted += self._abort_upload(client, upload)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(
