@@ -35,8 +35,15 @@ def _dummy_hash() -> str:
 
     Made on first use, not at import: an Argon2 hash takes 64 MiB and a burst of threads,
     and every worker and CLI process imports this module (a worker's peak RSS was
-    138 MB for it, 75 MB once started)."""
+    138 MB for it, 75 MB once started). The web app makes it when it is created
+    (:func:`prepare_logins`), so not even the first unknown e-mail answers slower."""
     return _hasher.hash("not-a-real-password")
+
+
+def prepare_logins() -> None:
+    """Make what :func:`authenticate` needs before the first request (a process that
+    serves logins calls this at start)."""
+    _dummy_hash()
 
 RANK = {Role.OWNER: 3, Role.ORGANIZER: 2, Role.COORGANIZER: 1}
 MIN_PASSWORD_LENGTH = 8

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from eventport import __version__
+from eventport.accounts import service as accounts
 from eventport.api import (
     audit,
     auth,
@@ -92,4 +93,5 @@ def create_app() -> FastAPI:
     for router in web_routes.ROUTERS:
         app.include_router(router)
     _add_docs(app)
+    accounts.prepare_logins()
     return app
