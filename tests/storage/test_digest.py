@@ -8,15 +8,15 @@ import os
 from pathlib import Path
 
 from eventport.storage.local import LocalStorage
-from eventport.streams import BACKGROUND_HASH_MIN as ASYNC_HASH_MIN
+from eventport.streams import BACKGROUND_HASH_MIN
 
 
 def test_the_put_hash_is_the_stored_bytes_hash_whatever_the_chunks(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
-    reused = bytearray(os.urandom(ASYNC_HASH_MIN * 2))
+    reused = bytearray(os.urandom(BACKGROUND_HASH_MIN * 2))
     sent: list[bytes] = []
     with storage.writer("k") as out:
-        for size in (5, ASYNC_HASH_MIN, 3 * ASYNC_HASH_MIN, 1, ASYNC_HASH_MIN + 7):
+        for size in (5, BACKGROUND_HASH_MIN, 3 * BACKGROUND_HASH_MIN, 1, BACKGROUND_HASH_MIN + 7):
             chunk = os.urandom(size)
             out.write(chunk)
             sent.append(chunk)

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -75,11 +76,24 @@ def proxies() -> Iterator[list[CuttableProxy]]:
         proxy.close()
 
 
+def _moto_client(moto: Server) -> Any:
+    """boto3 straight to moto (not through the proxy), to set up and inspect uploads."""
+    return boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
 def _open_uploads(moto: Server, prefix: str) -> list[str]:
-    client = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
-    return [u["Key"] for u in client.list_multipart_uploads(
+    return [u["Key"] for u in _moto_client(moto).list_multipart_uploads(
         Bucket=BUCKET, Prefix=prefix).get("Uploads", [])]
+
+
+def _s3_through_proxy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                      proxies: list[CuttableProxy]) -> tuple[Server, str, str, Any]:
+    """moto, Eventport's URL for a fresh prefix on it (through a proxy), that prefix, and
+    a boto3 client straight to moto."""
+    moto = request.getfixturevalue("moto_server")
+    url = _cloud_url("s3", request, monkeypatch, lambda s: _proxied(s, proxies))
+    return moto, url, _prefix(url), _moto_client(moto)
 
 
 @pytest.mark.parametrize("name", ["s3", "gcs", "azure"])
@@ -159,11 +173,7 @@ def test_the_sweep_names_the_s3_upload_it_could_not_abort(
         proxies: list[CuttableProxy], tmp_path: Path) -> None:
     """The network breaks between listing the open uploads and aborting one: the error
     names the key and the upload id (what an operator needs to abort it by hand)."""
-    moto = request.getfixturevalue("moto_server")
-    url = _cloud_url("s3", request, monkeypatch, lambda s: _proxied(s, proxies))
-    prefix = _prefix(url)
-    client = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    moto, url, prefix, client = _s3_through_proxy(request, monkeypatch, proxies)
     upload = client.create_multipart_upload(Bucket=BUCKET, Key=f"{prefix}/events/1/x.zip")
     storage = open_storage(url)
     assert isinstance(storage, S3Storage)
@@ -231,11 +241,7 @@ def test_s3_a_completed_upload_leaves_no_other_upload_of_its_key_open(
     """A CreateMultipartUpload whose answer an outage swallowed is retried by the client:
     the first upload it opened stays open, billed, unknown to the writer (CI saw one
     after a 20 s cut). Once the write completes, no upload of that key may stay open."""
-    moto = request.getfixturevalue("moto_server")
-    url = _cloud_url("s3", request, monkeypatch, lambda s: _proxied(s, proxies))
-    prefix = _prefix(url)
-    client = boto3.client("s3", endpoint_url=moto.endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    moto, url, prefix, client = _s3_through_proxy(request, monkeypatch, proxies)
     other = client.create_multipart_upload(Bucket=BUCKET, Key=f"{prefix}/events/1/a.zip2")
     for key, write in (("events/1/a.zip", "writer"), ("events/1/b.zip", "put_stream")):
         client.create_multipart_upload(Bucket=BUCKET, Key=f"{prefix}/{key}")  # the lost one

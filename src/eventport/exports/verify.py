@@ -13,11 +13,12 @@ through :func:`eventport.imports.source.open_stored`, a local file, a decrypted 
 
 The cost is two SHA-256 passes over every byte (the entries', the whole object's) plus
 the documents' validation. Given a separate chunk stream, the three run side by side:
-the whole-object hash on a thread fed by the reading one, the documents on another
-(``hashlib`` and ``zlib`` release the GIL on large buffers). Every entry's CRC is
-checked too, although the whole object's SHA-256 already proves the stored bytes are the
-written ones: a CRC our own writer got wrong makes an archive other unzip tools refuse,
-and that must fail the export, not the restore (~0.15 s per 800 MB).
+the whole-object hash on a pool thread (:class:`eventport.streams.Sha256`), the
+documents on another (``hashlib`` and ``zlib`` release the GIL on large buffers).
+Every entry's CRC is checked too, although the whole object's SHA-256 already proves
+the stored bytes are the written ones: a CRC our own writer got wrong makes an archive
+other unzip tools refuse, and that must fail the export, not the restore (~0.15 s per
+800 MB).
 
 :func:`verify_stream` does the same for a stream that cannot seek (e.g. an age-decrypted
 archive): it spools the bytes to a temporary file first. Everything raises
@@ -28,10 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
 import struct
 import tempfile
-import threading
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -43,10 +42,9 @@ from eventport.events.archive_layout import MANIFEST
 from eventport.imports.errors import ImportRefused
 from eventport.imports.readers.archive import read_archive
 from eventport.imports.safezip import SafeZip
+from eventport.streams import Sha256
 
 READ_CHUNK = 1024 * 1024
-#: Chunks read ahead of the whole-object hash thread at most.
-_HASH_QUEUE = 8
 #: At most this many inflated bytes are held at once (a hostile entry cannot bomb memory).
 _INFLATE_WINDOW = 1024 * 1024
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -68,33 +66,6 @@ class Verified:
     missing: int
 
 
-class _Hasher:
-    """The whole object's SHA-256, computed on its own thread from the chunks the cursor
-    reads: ``hashlib`` releases the GIL on large buffers, so this hash and the entries'
-    hashes on the reading thread run on two cores (the read-back check does both over
-    every byte). At most :data:`_HASH_QUEUE` chunks wait, so memory stays bounded."""
-
-    def __init__(self) -> None:
-        self.digest = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_HASH_QUEUE)
-        self._thread = threading.Thread(target=self._run, name="verify-sha256", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            self.digest.update(chunk)
-
-    def update(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
-
-    def close(self) -> str:
-        """Wait for the queued chunks; the hex digest of everything given."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        return self.digest.hexdigest()
-
-
 class _Cursor:
     """A forward-only reader over chunks that knows its offset and hashes every byte."""
 
@@ -102,7 +73,7 @@ class _Cursor:
         self._chunks = iter(chunks)
         self._buffer = memoryview(b"")
         self.offset = 0
-        self.hasher = _Hasher()
+        self.hasher = Sha256()  # the whole object's, beside the entries' on this thread
 
     def _fill(self) -> bool:
         chunk = next(self._chunks, b"")
@@ -191,7 +162,7 @@ def check_entries(chunks: Iterable[bytes], infos: list[zipfile.ZipInfo],
                          else listed.get(info.filename))
         cursor.drain()
     finally:
-        digest = cursor.hasher.close()
+        digest = cursor.hasher.hexdigest()
     return cursor.offset, digest
 
 
